@@ -1,0 +1,86 @@
+"""codex_sync: a synchronous, thread-based client for OpenAI's ``codex app-server``.
+
+```python
+from codex_sync import CodexClient
+
+with CodexClient.connect_stdio() as client:
+    print(client.chat_once("Hello").final_text)
+```
+"""
+
+from ._version import __version__
+from .approvals import (
+    MANUAL,
+    ApprovalRequest,
+    CommandApprovalRequest,
+    ElicitationRequest,
+    FileChangeApprovalRequest,
+    PermissionsRequest,
+    ServerRequestView,
+    UserInputRequest,
+    approve_all,
+    ask_in_terminal,
+    decline_all,
+)
+from .chat import ChatStream
+from .client import CodexClient
+from .config import UNSET, ApprovalPolicy, ThreadConfig, TurnOverrides
+from .errors import (
+    CodexEmptyAnswerError,
+    CodexError,
+    CodexForkError,
+    CodexOverloadedError,
+    CodexProtocolError,
+    CodexTimeoutError,
+    CodexTransportError,
+    CodexTurnFailedError,
+    CodexTurnInactiveError,
+    CodexTurnInterruptedError,
+)
+from .values import (
+    CancelResult,
+    ChatContinuation,
+    ChatResult,
+    ConversationStep,
+    InitializeResult,
+    TextDelta,
+    TokenUsage,
+)
+
+__all__ = [
+    "__version__",
+    "CodexClient",
+    "ChatStream",
+    "ThreadConfig",
+    "TurnOverrides",
+    "UNSET",
+    "ApprovalPolicy",
+    "MANUAL",
+    "ServerRequestView",
+    "ApprovalRequest",
+    "CommandApprovalRequest",
+    "FileChangeApprovalRequest",
+    "PermissionsRequest",
+    "UserInputRequest",
+    "ElicitationRequest",
+    "approve_all",
+    "decline_all",
+    "ask_in_terminal",
+    "InitializeResult",
+    "ConversationStep",
+    "ChatResult",
+    "ChatContinuation",
+    "CancelResult",
+    "TextDelta",
+    "TokenUsage",
+    "CodexError",
+    "CodexTransportError",
+    "CodexTimeoutError",
+    "CodexTurnInactiveError",
+    "CodexProtocolError",
+    "CodexOverloadedError",
+    "CodexTurnFailedError",
+    "CodexTurnInterruptedError",
+    "CodexEmptyAnswerError",
+    "CodexForkError",
+]

@@ -1,0 +1,272 @@
+"""One JSON-RPC connection: the reader thread, the write lock, pending requests, routing.
+
+The reader thread is a pump and nothing else: it decodes each message and
+hands it on (a reply to its waiting caller, a notification to the turn
+subscribed to its thread, everything else to a callback that must return at
+once). It never runs user code. When the stream ends for any reason, every
+waiter and every subscription fails with the same :class:`CodexTransportError`,
+and later calls fail at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from typing import Any, Callable, Dict, Optional
+
+from typing_extensions import Protocol
+
+from . import protocol
+from .errors import CodexTimeoutError, CodexTransportError
+from .protocol import ErrorReply, Notification, Response, ServerRequest
+from .transports.base import Transport
+
+log = logging.getLogger("codex_sync.connection")
+
+# Waits are cut into slices so that KeyboardInterrupt is seen on every platform.
+WAIT_SLICE = 0.25
+
+
+class Subscriber(Protocol):
+    """Where the reader delivers the notifications of one codex thread."""
+
+    def deliver(self, message: Notification) -> bool:
+        """Take ``message`` (return ``True``) or refuse it (``False``). Must not block."""
+
+    def fail(self, error: CodexTransportError) -> None:
+        """The connection is gone. Must not block."""
+
+
+class _Pending:
+    __slots__ = ("event", "result", "error", "method", "on_result")
+
+    def __init__(self, method: str, on_result: Optional[Callable[[Any], None]]) -> None:
+        self.event = threading.Event()
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+        self.method = method
+        self.on_result = on_result
+
+
+def wait_event(event: threading.Event, timeout: Optional[float], alive: Callable[[], bool]) -> bool:
+    """Wait for ``event`` in slices until ``timeout`` (``None``: no limit).
+
+    Returns ``True`` when the event is set, ``False`` at the deadline or as
+    soon as ``alive()`` turns false. Interruptible by Ctrl-C everywhere.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        slice_ = WAIT_SLICE
+        if deadline is not None:
+            slice_ = min(slice_, deadline - time.monotonic())
+            if slice_ <= 0:
+                return event.is_set()
+        if event.wait(slice_):
+            return True
+        if not alive():
+            return event.is_set()
+
+
+class Connection:
+    """A started transport plus the reader thread that serves it.
+
+    Thread-safety: :meth:`request`, :meth:`notify`, :meth:`respond`,
+    :meth:`respond_error`, :meth:`subscribe`, :meth:`unsubscribe` and
+    :meth:`close` may be called from any thread at any time.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        on_server_request: Callable[[ServerRequest], None],
+        on_unrouted: Callable[[Notification], None],
+    ) -> None:
+        self._transport = transport
+        self._on_server_request = on_server_request
+        self._on_unrouted = on_unrouted
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._pending: Dict[protocol.RequestId, _Pending] = {}
+        self._subscribers: Dict[str, Subscriber] = {}
+        self._failure: Optional[CodexTransportError] = None
+        self._closing_reason: Optional[str] = None
+        self._reader: Optional[threading.Thread] = None
+        self.closed_event = threading.Event()
+
+    # -- life cycle -------------------------------------------------------
+    def start(self) -> None:
+        """Open the transport and start the reader. Raises :class:`CodexTransportError`."""
+        self._transport.open()
+        self._reader = threading.Thread(target=self._read_loop, name="codex-sync-reader", daemon=True)
+        self._reader.start()
+
+    @property
+    def alive(self) -> bool:
+        """``True`` until the stream ends or :meth:`close` is called."""
+        return self._failure is None and self._closing_reason is None
+
+    @property
+    def failure(self) -> Optional[CodexTransportError]:
+        """The error every call raises once the connection is gone."""
+        return self._failure
+
+    def check_alive(self) -> None:
+        """Raise the connection's failure if it has one."""
+        if self._failure is not None:
+            raise self._failure
+        if self._closing_reason is not None:
+            raise CodexTransportError(self._closing_reason)
+
+    def close(self, reason: str = "the client was closed") -> None:
+        """Close the transport and fail every waiter; idempotent, any thread."""
+        with self._lock:
+            if self._closing_reason is None:
+                self._closing_reason = reason
+        self._transport.close()
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout=5.0)
+        self._fail_all(CodexTransportError(self._closing_reason or reason))
+
+    # -- the reader ---------------------------------------------------------
+    def _read_loop(self) -> None:
+        transport = self._transport
+        decode = protocol.decode
+        try:
+            while True:
+                data = transport.receive()
+                if data is None:
+                    break
+                try:
+                    message = decode(data)
+                except protocol.DecodeError as exc:
+                    if data.strip():
+                        log.warning("skipping a message that is not JSON-RPC: %s", exc)
+                    continue
+                try:
+                    self._dispatch(message)
+                except Exception:  # a bug here must not kill the pump
+                    log.exception("error while dispatching %r", message)
+        except BaseException as exc:  # pragma: no cover - interpreter shutdown, etc.
+            log.debug("reader stopped: %r", exc)
+        finally:
+            reason = self._closing_reason or "the app-server closed the connection"
+            self._fail_all(transport.failure(reason))
+
+    def _dispatch(self, message: protocol.Message) -> None:
+        kind = type(message)
+        if kind is Notification:
+            assert isinstance(message, Notification)
+            thread_id = message.thread_id
+            subscriber = self._subscribers.get(thread_id) if thread_id else None
+            if subscriber is None or not subscriber.deliver(message):
+                self._on_unrouted(message)
+        elif kind is Response or kind is ErrorReply:
+            assert isinstance(message, (Response, ErrorReply))
+            with self._lock:
+                slot = self._pending.pop(message.id, None)
+            if slot is None:
+                log.warning("reply to unknown request id %r ignored", message.id)
+                return
+            if isinstance(message, ErrorReply):
+                slot.error = protocol.error_from_reply(message, slot.method)
+            else:
+                slot.result = message.result
+                if slot.on_result is not None:
+                    try:
+                        slot.on_result(message.result)
+                    except Exception:  # pragma: no cover - library hooks only
+                        log.exception("reply hook of %s failed", slot.method)
+            slot.event.set()
+        else:
+            assert isinstance(message, ServerRequest)
+            self._on_server_request(message)
+
+    def _fail_all(self, error: CodexTransportError) -> None:
+        with self._lock:
+            if self._failure is None:
+                self._failure = error
+            error = self._failure
+            pending = list(self._pending.values())
+            self._pending.clear()
+            subscribers = list(self._subscribers.values())
+            self._subscribers.clear()
+        for slot in pending:
+            slot.error = error
+            slot.event.set()
+        for subscriber in subscribers:
+            try:
+                subscriber.fail(error)
+            except Exception:  # pragma: no cover
+                log.exception("subscriber failed to take the connection error")
+        self.closed_event.set()
+
+    # -- writing ------------------------------------------------------------
+    def _send(self, text: str) -> None:
+        self.check_alive()
+        with self._write_lock:
+            self._transport.send(text)
+
+    def request(
+        self,
+        method: str,
+        params: Optional[protocol.JsonDict],
+        timeout: Optional[float],
+        on_result: Optional[Callable[[Any], None]] = None,
+    ) -> Any:
+        """Send a request and block until its reply, for at most ``timeout`` seconds.
+
+        ``on_result`` (library code only, never user code) runs on the reader
+        thread with a successful result before any later message is handled.
+
+        Raises :class:`CodexProtocolError` for an error reply,
+        :class:`CodexTimeoutError` at the deadline, :class:`CodexTransportError`
+        as soon as the connection dies. Ctrl-C is delivered within a slice.
+        """
+        slot = _Pending(method, on_result)
+        with self._lock:
+            request_id = next(self._ids)
+            self._pending[request_id] = slot
+        try:
+            self._send(protocol.encode_request(request_id, method, params))
+            if not wait_event(slot.event, timeout, lambda: True):
+                raise CodexTimeoutError(f"{method}: no reply within {timeout:g}s")
+        finally:
+            with self._lock:
+                self._pending.pop(request_id, None)
+        if slot.error is not None:
+            raise slot.error
+        return slot.result
+
+    def notify(self, method: str, params: Optional[protocol.JsonDict] = None) -> None:
+        """Send a notification. Raises :class:`CodexTransportError` if the connection is gone."""
+        self._send(protocol.encode_notification(method, params))
+
+    def respond(self, request_id: protocol.RequestId, result: Any) -> None:
+        """Answer a server request with ``result``."""
+        self._send(protocol.encode_result(request_id, result))
+
+    def respond_error(self, request_id: protocol.RequestId, code: int, message: str) -> None:
+        """Answer a server request with a JSON-RPC error."""
+        self._send(protocol.encode_error(request_id, code, message))
+
+    # -- routing ------------------------------------------------------------
+    def subscribe(self, thread_id: str, subscriber: Subscriber) -> None:
+        """Route the notifications of ``thread_id`` to ``subscriber`` (one per thread)."""
+        with self._lock:
+            if self._failure is not None:
+                error = self._failure
+            else:
+                self._subscribers[thread_id] = subscriber
+                return
+        subscriber.fail(error)
+
+    def unsubscribe(self, thread_id: str, subscriber: Subscriber) -> None:
+        """Stop routing ``thread_id`` to ``subscriber`` (no-op if it is not the one)."""
+        with self._lock:
+            if self._subscribers.get(thread_id) is subscriber:
+                del self._subscribers[thread_id]

@@ -1,0 +1,224 @@
+"""The JSON-RPC wire format of codex app-server, with no I/O and no threads.
+
+The server speaks JSON-RPC 2.0 without the ``"jsonrpc"`` key: one JSON object
+per line on stdio, one per text frame on a websocket. This module turns one
+such message into a typed value (:func:`decode`) and our messages into text
+(``encode_*``). Everything here is pure and safe from any thread.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional, Union
+
+from .errors import CodexOverloadedError, CodexProtocolError
+
+JsonDict = Dict[str, Any]
+RequestId = Union[int, str]
+
+# JSON-RPC error codes the server uses (PROTOCOL.md §4).
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+SERVER_OVERLOADED = -32001
+
+# Method names the library itself sends or interprets.
+INITIALIZE = "initialize"
+INITIALIZED = "initialized"
+THREAD_START = "thread/start"
+THREAD_RESUME = "thread/resume"
+THREAD_READ = "thread/read"
+TURN_START = "turn/start"
+TURN_STEER = "turn/steer"
+TURN_INTERRUPT = "turn/interrupt"
+TURN_STARTED = "turn/started"
+TURN_COMPLETED = "turn/completed"
+ITEM_STARTED = "item/started"
+ITEM_COMPLETED = "item/completed"
+ERROR_NOTIFICATION = "error"
+TOKEN_USAGE_UPDATED = "thread/tokenUsage/updated"
+SERVER_REQUEST_RESOLVED = "serverRequest/resolved"
+
+# Notifications that carry live text rather than a completed item.
+DELTA_METHODS = frozenset(
+    {
+        "item/agentMessage/delta",
+        "item/reasoning/summaryTextDelta",
+        "item/reasoning/textDelta",
+        "item/reasoning/summaryPartAdded",
+        "item/commandExecution/outputDelta",
+        "item/fileChange/outputDelta",
+        "item/plan/delta",
+    }
+)
+
+
+class DecodeError(ValueError):
+    """A line or frame is not a JSON-RPC message the client can use."""
+
+
+class Response:
+    """A successful reply to one of our requests."""
+
+    __slots__ = ("id", "result")
+
+    def __init__(self, id: RequestId, result: Any) -> None:
+        self.id = id
+        self.result = result
+
+    def __repr__(self) -> str:
+        return f"Response(id={self.id!r})"
+
+
+class ErrorReply:
+    """An error reply to one of our requests."""
+
+    __slots__ = ("id", "code", "message", "data")
+
+    def __init__(self, id: RequestId, code: int, message: str, data: Any) -> None:
+        self.id = id
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"ErrorReply(id={self.id!r}, code={self.code}, message={self.message!r})"
+
+
+class Notification:
+    """A message from the server that expects no answer.
+
+    ``raw`` is the whole decoded object (it also carries ``emittedAtMs``).
+    """
+
+    __slots__ = ("method", "params", "raw")
+
+    def __init__(self, method: str, params: JsonDict, raw: JsonDict) -> None:
+        self.method = method
+        self.params = params
+        self.raw = raw
+
+    @property
+    def thread_id(self) -> Optional[str]:
+        """The ``threadId`` this notification is about, if it names one."""
+        value = self.params.get("threadId")
+        if value is None:
+            thread = self.params.get("thread")
+            if isinstance(thread, dict):
+                value = thread.get("id")
+        return value if isinstance(value, str) else None
+
+    @property
+    def turn_id(self) -> Optional[str]:
+        """The ``turnId`` this notification is about, if it names one."""
+        value = self.params.get("turnId")
+        if value is None:
+            turn = self.params.get("turn")
+            if isinstance(turn, dict):
+                value = turn.get("id")
+        return value if isinstance(value, str) else None
+
+    def __repr__(self) -> str:
+        return f"Notification({self.method!r})"
+
+
+class ServerRequest:
+    """A request from the server: it waits (for ever) until we answer ``id``."""
+
+    __slots__ = ("id", "method", "params", "raw")
+
+    def __init__(self, id: RequestId, method: str, params: JsonDict, raw: JsonDict) -> None:
+        self.id = id
+        self.method = method
+        self.params = params
+        self.raw = raw
+
+    def __repr__(self) -> str:
+        return f"ServerRequest(id={self.id!r}, method={self.method!r})"
+
+
+Message = Union[Response, ErrorReply, Notification, ServerRequest]
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, (int, str)) and not isinstance(value, bool)
+
+
+def decode(data: Union[bytes, str]) -> Message:
+    """Decode one line or frame into a message.
+
+    ``data`` may be UTF-8 bytes (a stdio line, with or without its newline)
+    or text (a websocket frame). Raises :class:`DecodeError` for anything that
+    is not a single JSON-RPC object: blank lines, invalid UTF-8, invalid JSON,
+    arrays (batches), objects of no known kind.
+    """
+    try:
+        obj = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise DecodeError(f"not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise DecodeError(f"not a JSON object: {type(obj).__name__}")
+    method = obj.get("method")
+    msg_id = obj.get("id")
+    if isinstance(method, str):
+        params = obj.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise DecodeError(f"params of {method!r} is not an object")
+        if "id" in obj and msg_id is not None:
+            if not _valid_id(msg_id):
+                raise DecodeError(f"request id {msg_id!r} is neither int nor string")
+            return ServerRequest(msg_id, method, params, obj)
+        return Notification(method, params, obj)
+    if not _valid_id(msg_id):
+        raise DecodeError("message has neither a method nor a valid id")
+    if "error" in obj:
+        err = obj["error"]
+        if not isinstance(err, dict):
+            raise DecodeError("error member is not an object")
+        code = err.get("code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            code = INTERNAL_ERROR
+        message = err.get("message")
+        return ErrorReply(msg_id, code, str(message) if message is not None else "", err.get("data"))
+    if "result" in obj:
+        return Response(msg_id, obj["result"])
+    raise DecodeError("message with an id has neither result nor error")
+
+
+def _dumps(obj: JsonDict) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_request(request_id: RequestId, method: str, params: Optional[JsonDict]) -> str:
+    """Encode a request. ``params=None`` is sent as ``{}`` (the server demands it)."""
+    return _dumps({"id": request_id, "method": method, "params": {} if params is None else params})
+
+
+def encode_notification(method: str, params: Optional[JsonDict] = None) -> str:
+    """Encode a notification (no id, no reply expected)."""
+    msg: JsonDict = {"method": method}
+    if params is not None:
+        msg["params"] = params
+    return _dumps(msg)
+
+
+def encode_result(request_id: RequestId, result: Any) -> str:
+    """Encode our successful answer to a server request."""
+    return _dumps({"id": request_id, "result": result})
+
+
+def encode_error(request_id: RequestId, code: int, message: str, data: Any = None) -> str:
+    """Encode our error answer to a server request."""
+    err: JsonDict = {"code": code, "message": message}
+    if data is not None:
+        err["data"] = data
+    return _dumps({"id": request_id, "error": err})
+
+
+def error_from_reply(reply: ErrorReply, method: str = "") -> CodexProtocolError:
+    """The exception for an error reply: :class:`CodexOverloadedError` for -32001."""
+    cls = CodexOverloadedError if reply.code == SERVER_OVERLOADED else CodexProtocolError
+    return cls(reply.code, reply.message, reply.data, method=method)

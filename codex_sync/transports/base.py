@@ -1,0 +1,45 @@
+"""The interface every transport implements: one message in, one message out."""
+
+from __future__ import annotations
+
+import abc
+from typing import Optional, Union
+
+from ..errors import CodexTransportError
+
+
+class Transport(abc.ABC):
+    """A bidirectional message pipe to one app-server.
+
+    Threading contract (the connection layer keeps it): :meth:`receive` is
+    called by exactly one thread (the reader); :meth:`send` by one thread at a
+    time (under the connection's write lock); :meth:`close` from any thread at
+    any time, and it must wake a :meth:`receive` that is blocked.
+    """
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Connect or spawn. Blocks until ready; raises :class:`CodexTransportError`."""
+
+    @abc.abstractmethod
+    def send(self, text: str) -> None:
+        """Send one message. Raises :class:`CodexTransportError` if the peer is gone."""
+
+    @abc.abstractmethod
+    def receive(self) -> Optional[Union[bytes, str]]:
+        """Block until one message arrives; ``None`` once the stream has ended."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release everything; idempotent, callable from any thread, bounded in time."""
+
+    def failure(self, reason: str) -> CodexTransportError:
+        """The error to raise for every waiter once the stream ended with ``reason``.
+
+        Transports that know more (an exit code, stderr) add it.
+        """
+        return CodexTransportError(reason)
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """A short human description for messages and reprs (never a secret)."""

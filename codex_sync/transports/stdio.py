@@ -1,0 +1,247 @@
+"""Run ``codex app-server`` as a child process and talk over its stdin/stdout."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..errors import CodexTransportError
+from .base import Transport
+
+log = logging.getLogger("codex_sync.transport")
+
+ENV_COMMAND = "CODEX_APP_SERVER_CMD"
+STDERR_TAIL_BYTES = 64 * 1024
+_CLOSE_WAIT_SECONDS = 2.0
+
+CommandArg = Union[str, Sequence[str], None]
+
+
+def _runtime_binary() -> Tuple[Optional[str], Optional[str]]:
+    """The codex binary (and its PATH folder) of ``openai-codex-cli-bin``, if installed."""
+    try:
+        import codex_cli_bin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None, None
+    try:
+        binary = str(codex_cli_bin.bundled_codex_path())
+        path_dir = codex_cli_bin.bundled_path_dir()
+    except (OSError, AttributeError):
+        return None, None
+    return binary, (str(path_dir) if path_dir else None)
+
+
+def resolve_command(command: CommandArg = None) -> Tuple[List[str], Optional[str]]:
+    """Find the app-server command and a folder to put first on its ``PATH``.
+
+    In order: ``command`` (a list, or a string split with :func:`shlex.split`),
+    ``$CODEX_APP_SERVER_CMD``, ``codex app-server`` on ``PATH``, then the
+    binary of the ``openai-codex-cli-bin`` package. Raises
+    :class:`CodexTransportError` naming all four when none is found, and
+    :class:`TypeError`/:class:`ValueError` for a malformed ``command``.
+    """
+    if command is not None:
+        if isinstance(command, str):
+            argv = shlex.split(command)
+        elif isinstance(command, (list, tuple)) and all(isinstance(a, str) for a in command):
+            argv = list(command)
+        else:
+            raise TypeError(f"command must be a string or a list of strings, not {command!r}")
+        if not argv:
+            raise ValueError("command must not be empty")
+        return argv, None
+    from_env = os.environ.get(ENV_COMMAND, "").strip()
+    if from_env:
+        return shlex.split(from_env), None
+    on_path = shutil.which("codex")
+    if on_path:
+        return [on_path, "app-server"], None
+    binary, path_dir = _runtime_binary()
+    if binary:
+        return [binary, "app-server"], path_dir
+    raise CodexTransportError(
+        "cannot find the codex app-server: pass connect_stdio(command=[...]), set "
+        f"${ENV_COMMAND}, put `codex` on PATH, or `pip install 'codex-sync[runtime]'` "
+        "(the openai-codex-cli-bin package carries the binary)"
+    )
+
+
+class StdioTransport(Transport):
+    """A child ``codex app-server`` speaking one JSON object per line.
+
+    The child runs in a new session (so a Ctrl-C meant for us does not kill
+    it), its stderr is drained by a thread into a bounded tail, and lines of
+    any length are read as bytes and decoded as UTF-8 by the protocol layer.
+    """
+
+    def __init__(
+        self,
+        command: CommandArg = None,
+        *,
+        cwd: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if env is not None and not isinstance(env, Mapping):
+            raise TypeError(f"env must be a mapping of strings, not {type(env).__name__}")
+        if cwd is not None and not isinstance(cwd, (str, os.PathLike)):
+            raise TypeError(f"cwd must be a path, not {type(cwd).__name__}")
+        self._command_arg = command
+        self._cwd = os.fspath(cwd) if cwd is not None else None
+        self._extra_env: Dict[str, str] = dict(env or {})
+        self._argv: List[str] = []
+        self._proc: Optional["subprocess.Popen[bytes]"] = None
+        self._stdin: Optional[IO[bytes]] = None
+        self._stdout: Optional[IO[bytes]] = None
+        self._stderr_tail = bytearray()
+        self._stderr_lock = threading.Lock()
+        self._stderr_thread: Optional[threading.Thread] = None
+        self._close_lock = threading.Lock()
+        self._closed = False
+
+    # -- life cycle -------------------------------------------------------
+    def open(self) -> None:
+        argv, path_dir = resolve_command(self._command_arg)
+        self._argv = argv
+        env = dict(os.environ)
+        env.update(self._extra_env)
+        if path_dir:
+            env["PATH"] = path_dir + os.pathsep + env.get("PATH", "")
+        kwargs: Dict[str, object] = {}
+        if sys.platform == "win32":  # pragma: no cover - not tested here
+            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        else:
+            kwargs["start_new_session"] = True
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self._cwd,
+                env=env,
+                **kwargs,  # type: ignore[call-overload]
+            )
+        except FileNotFoundError as exc:
+            raise CodexTransportError(
+                f"cannot start {argv[0]!r}: no such file. Pass connect_stdio(command=[...]), set "
+                f"${ENV_COMMAND}, put `codex` on PATH, or `pip install 'codex-sync[runtime]'`"
+            ) from exc
+        except OSError as exc:
+            raise CodexTransportError(f"cannot start {shlex.join(argv)}: {exc}") from exc
+        self._proc = proc
+        self._stdin, self._stdout = proc.stdin, proc.stdout
+        self._stderr_thread = threading.Thread(
+            target=self._drain_stderr, name="codex-sync-stderr", daemon=True
+        )
+        self._stderr_thread.start()
+
+    def _drain_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        stream = self._proc.stderr
+        read = getattr(stream, "read1", stream.read)
+        try:
+            while True:
+                chunk = read(65536)
+                if not chunk:
+                    break
+                with self._stderr_lock:
+                    self._stderr_tail += chunk
+                    if len(self._stderr_tail) > STDERR_TAIL_BYTES:
+                        del self._stderr_tail[: len(self._stderr_tail) - STDERR_TAIL_BYTES]
+        except (OSError, ValueError):
+            pass
+
+    # -- messages -----------------------------------------------------------
+    def send(self, text: str) -> None:
+        stdin = self._stdin
+        if stdin is None or self._closed:
+            raise self.failure("the app-server connection is closed")
+        try:
+            stdin.write(text.encode("utf-8") + b"\n")
+            stdin.flush()
+        except (OSError, ValueError) as exc:
+            raise self.failure(f"cannot write to the app-server: {exc}") from exc
+
+    def receive(self) -> Optional[bytes]:
+        stdout = self._stdout
+        if stdout is None:
+            return None
+        try:
+            line = stdout.readline()
+        except (OSError, ValueError):
+            return None
+        return line or None
+
+    # -- ending -----------------------------------------------------------
+    @property
+    def pid(self) -> Optional[int]:
+        """The child's process id, once started."""
+        return self._proc.pid if self._proc else None
+
+    def exit_code(self, wait: float = 0.0) -> Optional[int]:
+        """The child's exit status, waiting up to ``wait`` seconds for it."""
+        if self._proc is None:
+            return None
+        try:
+            return self._proc.wait(timeout=wait) if wait > 0 else self._proc.poll()
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stderr_tail(self) -> str:
+        """The last part of what the child wrote to stderr, decoded leniently."""
+        with self._stderr_lock:
+            data = bytes(self._stderr_tail)
+        return data.decode("utf-8", errors="replace")
+
+    def failure(self, reason: str) -> CodexTransportError:
+        return CodexTransportError(
+            reason, exit_code=self.exit_code(wait=0.5), stderr_tail=self.stderr_tail()
+        )
+
+    def close(self) -> None:
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        proc = self._proc
+        if proc is None:
+            return
+        if self._stdin is not None:  # EOF asks the server to exit by itself
+            try:
+                self._stdin.close()
+            except (OSError, ValueError):
+                pass
+        if self.exit_code(wait=_CLOSE_WAIT_SECONDS) is None:
+            proc.terminate()
+            if self.exit_code(wait=_CLOSE_WAIT_SECONDS) is None:
+                proc.kill()
+                self.exit_code(wait=_CLOSE_WAIT_SECONDS)
+        self._kill_group(proc.pid)
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=_CLOSE_WAIT_SECONDS)
+        for stream in (proc.stdout, proc.stderr):
+            try:
+                if stream is not None:
+                    stream.close()
+            except (OSError, ValueError):  # pragma: no cover - a concurrent read
+                pass
+
+    @staticmethod
+    def _kill_group(pid: int) -> None:
+        """Kill what the server left behind in its session (shells it spawned)."""
+        if sys.platform == "win32":  # pragma: no cover
+            return
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+    def describe(self) -> str:
+        return "stdio:" + (shlex.join(self._argv) if self._argv else "codex app-server")

@@ -1,0 +1,154 @@
+"""One turn's state: the buffer of its events, its idle clock, how it ended.
+
+The reader thread appends (:meth:`TurnState.deliver`); any number of callers
+read from a cursor (:meth:`TurnState.wait_beyond`). Events are never removed
+while the turn is known to the client, so a continuation resumes at its
+cursor with nothing lost and nothing repeated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, List, Optional, Tuple
+
+from . import protocol
+from .connection import WAIT_SLICE
+from .errors import CodexTransportError
+from .protocol import Notification
+
+
+class RequestEvent(Notification):
+    """A server request placed among a turn's events for manual answering."""
+
+    __slots__ = ("request",)
+
+    def __init__(self, request: Any) -> None:
+        super().__init__(request.method, request.params, {"method": request.method, "params": request.params})
+        self.request = request
+
+
+class TurnState:
+    """Events of one turn of one codex thread, as they arrive.
+
+    ``events`` only grows. ``finished`` is set when ``turn/completed`` arrives
+    or the connection dies (``failure`` then holds the error).
+    """
+
+    def __init__(self, thread_id: str, on_finished: Callable[["TurnState"], None]) -> None:
+        self.thread_id = thread_id
+        self.turn_id: Optional[str] = None
+        self.events: List[Notification] = []
+        self.status: Optional[str] = None
+        self.error: Optional[dict[str, Any]] = None
+        self.failure: Optional[CodexTransportError] = None
+        self.finished = False
+        self.finished_at: Optional[float] = None
+        self.last_activity = time.monotonic()
+        self.interrupt_requested = False
+        self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
+        self._cond = threading.Condition(threading.Lock())
+        self._on_finished = on_finished
+
+    def __repr__(self) -> str:
+        return f"TurnState(thread={self.thread_id}, turn={self.turn_id}, events={len(self.events)})"
+
+    # -- reader side (must never block) ------------------------------------
+    def deliver(self, message: Notification) -> bool:
+        """Take a notification of this thread; refuse one of another turn."""
+        turn_id = message.turn_id
+        finished_now = False
+        with self._cond:
+            if self.finished:
+                return False
+            if turn_id is not None:
+                if self.turn_id is None:
+                    if message.method == protocol.TURN_STARTED:
+                        self.turn_id = turn_id
+                elif turn_id != self.turn_id:
+                    return False
+            self.events.append(message)
+            self.last_activity = time.monotonic()
+            if message.method == protocol.TURN_COMPLETED and (
+                turn_id is None or turn_id == self.turn_id
+            ):
+                turn = message.params.get("turn")
+                turn = turn if isinstance(turn, dict) else {}
+                self.status = str(turn.get("status") or "completed")
+                error = turn.get("error")
+                self.error = error if isinstance(error, dict) else self.error
+                self.finished = finished_now = True
+                self.finished_at = time.monotonic()
+            self._cond.notify_all()
+        if finished_now:
+            self._on_finished(self)
+        return True
+
+    def set_turn_id(self, turn_id: str) -> None:
+        """Record the id from the ``turn/start`` reply (runs on the reader)."""
+        with self._cond:
+            if self.turn_id is None:
+                self.turn_id = turn_id
+
+    def add_request(self, request: Any) -> bool:
+        """Queue a server request for the reader of this turn (manual mode).
+
+        Returns ``False`` if the turn is already over (the caller answers it).
+        """
+        with self._cond:
+            if self.finished:
+                return False
+            self.events.append(RequestEvent(request))
+            self.last_activity = time.monotonic()
+            self._cond.notify_all()
+        return True
+
+    def touch(self) -> None:
+        """Restart the idle clock (a server request for this turn arrived)."""
+        with self._cond:
+            self.last_activity = time.monotonic()
+            self._cond.notify_all()
+
+    def fail(self, error: CodexTransportError) -> None:
+        """The connection died: wake every reader."""
+        with self._cond:
+            if self.finished:
+                return
+            self.failure = error
+            self.finished = True
+            self.finished_at = time.monotonic()
+            self._cond.notify_all()
+        self._on_finished(self)
+
+    def abandon(self, error: CodexTransportError) -> None:
+        """The turn never started (``turn/start`` failed): release the thread."""
+        self.fail(error)
+
+    # -- caller side ------------------------------------------------------
+    def wait_beyond(self, cursor: int, deadline: Optional[float]) -> bool:
+        """Block until an event exists at ``cursor`` or the turn is finished.
+
+        Returns ``False`` if ``deadline`` (a :func:`time.monotonic` value,
+        ``None`` for no limit) passes first. Waits in slices (Ctrl-C works).
+        """
+        with self._cond:
+            while len(self.events) <= cursor and not self.finished:
+                remaining = WAIT_SLICE
+                if deadline is not None:
+                    remaining = min(remaining, deadline - time.monotonic())
+                    if remaining <= 0:
+                        return False
+                self._cond.wait(remaining)
+            return True
+
+    def wait_finished(self, deadline: Optional[float]) -> bool:
+        """Block until the turn is finished or ``deadline`` passes."""
+        with self._cond:
+            while not self.finished:
+                remaining = WAIT_SLICE
+                if deadline is not None:
+                    remaining = min(remaining, deadline - time.monotonic())
+                    if remaining <= 0:
+                        return False
+                self._cond.wait(remaining)
+            return True

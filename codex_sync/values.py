@@ -1,0 +1,180 @@
+"""The immutable values the client hands back: results, steps, continuations."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+JsonDict = Dict[str, Any]
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class InitializeResult:
+    """What the server said in answer to ``initialize``.
+
+    ``user_agent``, ``codex_home``, ``platform_family`` and ``platform_os`` come
+    straight from today's server; ``server_version`` is read from the user
+    agent (the part after the first ``/``). ``protocol_version``,
+    ``server_info`` and ``capabilities`` are kept for the async SDK's users;
+    today's server sends none of them. ``raw`` is the whole result.
+    """
+
+    user_agent: Optional[str]
+    server_version: Optional[str]
+    codex_home: Optional[str]
+    platform_family: Optional[str]
+    platform_os: Optional[str]
+    protocol_version: Optional[str]
+    server_info: Optional[JsonDict]
+    capabilities: Optional[JsonDict]
+    raw: JsonDict = field(repr=False)
+
+    @classmethod
+    def from_result(cls, result: Mapping[str, Any]) -> "InitializeResult":
+        """Parse the raw ``initialize`` result (unknown keys stay in ``raw``)."""
+        raw = dict(result) if isinstance(result, Mapping) else {}
+        agent = raw.get("userAgent")
+        version = None
+        if isinstance(agent, str) and "/" in agent:
+            version = agent.split("/", 1)[1].split(" ", 1)[0] or None
+        info = raw.get("serverInfo", raw.get("server_info"))
+        caps = raw.get("capabilities")
+        proto = raw.get("protocolVersion", raw.get("protocol_version"))
+        return cls(
+            user_agent=agent if isinstance(agent, str) else None,
+            server_version=version,
+            codex_home=raw.get("codexHome"),
+            platform_family=raw.get("platformFamily"),
+            platform_os=raw.get("platformOs"),
+            protocol_version=str(proto) if proto is not None else None,
+            server_info=info if isinstance(info, dict) else None,
+            capabilities=caps if isinstance(caps, dict) else None,
+            raw=raw,
+        )
+
+
+@dataclass(frozen=True)
+class ConversationStep:
+    """One completed item of a turn, as ``chat()`` yields it.
+
+    ``step_type`` is ``thinking`` (reasoning), ``exec`` (commandExecution),
+    ``codex`` (agentMessage), ``tool`` (mcpToolCall), ``file`` (fileChange),
+    ``approval`` (a server request waiting for your answer, see ``request``),
+    or the item's own type for everything else. ``text`` is the item's natural
+    text; ``data`` holds ``{"params": <notification params>, "item": <item>}``.
+    """
+
+    step_type: str
+    item_type: str
+    text: str
+    item_id: Optional[str]
+    thread_id: str
+    turn_id: Optional[str]
+    data: JsonDict = field(repr=False)
+    request: Any = field(default=None, repr=False)
+
+    def _repr_markdown_(self) -> str:
+        body = self.text if self.step_type != "exec" else f"```\n{self.text}\n```"
+        return f"**{self.step_type}** `{self.item_type}`\n\n{body}"
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<div><b>{html.escape(self.step_type)}</b> <code>{html.escape(self.item_type)}</code>"
+            f"<pre style='white-space:pre-wrap'>{html.escape(self.text)}</pre></div>"
+        )
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Tokens a turn used: the sum over its model calls, plus the thread's running total."""
+
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    reasoning_output_tokens: int
+    total_tokens: int
+    thread_total_tokens: int
+    model_context_window: Optional[int]
+    raw: JsonDict = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChatContinuation:
+    """Where a caller stopped reading a still-running turn.
+
+    ``cursor`` counts the turn's events already delivered; ``mode`` is
+    ``"chat"`` or ``"chat_once"`` (the API that stopped). Pass it back as
+    ``continuation=`` to either API, or to ``client.cancel``. It is only valid
+    on the client that issued it.
+    """
+
+    thread_id: str
+    turn_id: str
+    cursor: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The outcome of ``chat_once``.
+
+    ``final_text`` is the last completed agentMessage (``completion_source`` is
+    ``"item/completed"``) or, failing that, read back with ``thread/read``
+    (``"thread/read"``). ``raw_events`` are the turn's notifications (their
+    params), ``steps`` its completed items, ``usage`` its token usage.
+    """
+
+    thread_id: str
+    turn_id: str
+    final_text: str
+    raw_events: Tuple[JsonDict, ...] = field(repr=False)
+    assistant_item_id: Optional[str]
+    completion_source: str
+    steps: Tuple[ConversationStep, ...] = field(repr=False)
+    usage: Optional[TokenUsage] = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ChatResult(thread_id={self.thread_id!r}, turn_id={self.turn_id!r}, "
+            f"final_text={_short(self.final_text)!r}, steps={len(self.steps)})"
+        )
+
+    def _repr_markdown_(self) -> str:
+        lines = [self.final_text, "", f"<sub>thread `{self.thread_id}` · turn `{self.turn_id}`"]
+        if self.usage is not None:
+            lines[-1] += f" · {self.usage.total_tokens} tokens"
+        lines[-1] += f" · {len(self.steps)} steps</sub>"
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """What ``cancel`` found: the unread steps and events, and how the turn ended."""
+
+    thread_id: str
+    turn_id: str
+    steps: Tuple[ConversationStep, ...]
+    raw_events: Tuple[JsonDict, ...] = field(repr=False)
+    was_completed: bool
+    was_interrupted: bool
+
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of live text, passed to ``on_delta`` callbacks in the caller's thread.
+
+    ``kind`` is the step type the text belongs to (``codex``, ``thinking``,
+    ``exec``, ``file`` or ``plan``); ``method`` the notification it came from.
+    """
+
+    kind: str
+    item_id: Optional[str]
+    delta: str
+    method: str
