@@ -1,0 +1,55 @@
+"""The pure protocol layer: decoding every message kind, rejecting junk, encoding."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codex_sync import CodexOverloadedError, CodexProtocolError
+from codex_sync import protocol as p
+
+
+def test_decode_kinds() -> None:
+    assert isinstance(p.decode(b'{"id":1,"result":{"a":1}}\n'), p.Response)
+    err = p.decode('{"id":"x","error":{"code":-32600,"message":"bad","data":{"k":1}}}')
+    assert isinstance(err, p.ErrorReply) and (err.id, err.code, err.message, err.data) == ("x", -32600, "bad", {"k": 1})
+    note = p.decode(b'{"method":"turn/started","params":{"threadId":"T","turn":{"id":"U"}},"emittedAtMs":1}')
+    assert isinstance(note, p.Notification)
+    assert (note.thread_id, note.turn_id, note.raw["emittedAtMs"]) == ("T", "U", 1)
+    req = p.decode(b'{"id":0,"method":"item/tool/requestUserInput","params":{"threadId":"T"}}')
+    assert isinstance(req, p.ServerRequest) and req.id == 0 and req.method == "item/tool/requestUserInput"
+
+
+def test_notification_ids_from_nested_objects() -> None:
+    note = p.decode('{"method":"thread/started","params":{"thread":{"id":"T9"}}}')
+    assert isinstance(note, p.Notification) and note.thread_id == "T9" and note.turn_id is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"", b"\n", b"not json", b"[1,2]", b"\xff\xfe{}", b'"text"', b'{"id":true,"result":1}',
+     b'{"foo":1}', b'{"id":1}', b'{"method":"x","params":[1]}', b'{"id":1,"error":"boom"}'],
+)
+def test_decode_rejects_junk(line: bytes) -> None:
+    with pytest.raises(p.DecodeError):
+        p.decode(line)
+
+
+def test_encode_request_always_has_params() -> None:
+    assert json.loads(p.encode_request(3, "thread/list", None)) == {"id": 3, "method": "thread/list", "params": {}}
+    assert json.loads(p.encode_request(4, "x", {"a": "é"})) == {"id": 4, "method": "x", "params": {"a": "é"}}
+    assert "\n" not in p.encode_request(5, "x", {"text": "line1\nline2"})
+
+
+def test_encode_replies() -> None:
+    assert json.loads(p.encode_result(0, {"decision": "decline"})) == {"id": 0, "result": {"decision": "decline"}}
+    assert json.loads(p.encode_error(1, -32601, "nope")) == {"id": 1, "error": {"code": -32601, "message": "nope"}}
+    assert json.loads(p.encode_notification("initialized")) == {"method": "initialized"}
+
+
+def test_error_mapping() -> None:
+    over = p.error_from_reply(p.ErrorReply(1, -32001, "Server overloaded; retry later.", None), "thread/list")
+    assert isinstance(over, CodexOverloadedError) and over.code == -32001 and "thread/list" in str(over)
+    other = p.error_from_reply(p.ErrorReply(1, -32600, "Not initialized", None))
+    assert type(other) is CodexProtocolError and other.message == "Not initialized"
