@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from . import protocol
 from .errors import CodexError
@@ -58,7 +59,7 @@ class ServerRequestView:
 
     handler_kind: Optional[str] = None
 
-    def __init__(self, client: "CodexClient", message: ServerRequest) -> None:
+    def __init__(self, client: CodexClient, message: ServerRequest) -> None:
         self._client = client
         self._message = message
         self._lock = threading.Lock()
@@ -287,7 +288,7 @@ _VIEW_TYPES = {
 _KNOWN_WITHOUT_HANDLER = {DYNAMIC_TOOL_CALL, AUTH_REFRESH, ATTESTATION}
 
 
-def make_request_view(client: "CodexClient", message: ServerRequest) -> ServerRequestView:
+def make_request_view(client: CodexClient, message: ServerRequest) -> ServerRequestView:
     """The typed object for a server request."""
     return _VIEW_TYPES.get(message.method, ServerRequestView)(client, message)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from . import protocol
 from .errors import (
@@ -54,7 +55,7 @@ class ChatStream(Iterator[ConversationStep]):
 
     def __init__(
         self,
-        client: "CodexClient",
+        client: CodexClient,
         state: TurnState,
         *,
         cursor: int,
@@ -117,7 +118,7 @@ class ChatStream(Iterator[ConversationStep]):
         )
 
     # -- iteration ----------------------------------------------------------
-    def __iter__(self) -> "ChatStream":
+    def __iter__(self) -> ChatStream:
         return self
 
     def __next__(self) -> ConversationStep:
@@ -278,7 +279,7 @@ class ChatStream(Iterator[ConversationStep]):
         self._done = True
         self._client._stop_turn(self._state, reason="closed")
 
-    def __enter__(self) -> "ChatStream":
+    def __enter__(self) -> ChatStream:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:

@@ -9,7 +9,8 @@ import random
 import threading
 import time
 import weakref
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import protocol
 from ._version import __version__
@@ -57,7 +58,7 @@ RETAINED_TURN_LIMIT = 64
 # Ctrl-C and early exit wait this long at most for the interrupted turn to end.
 STOP_DRAIN_SECONDS = 10.0
 
-_live_clients: "weakref.WeakSet[CodexClient]" = weakref.WeakSet()
+_live_clients: weakref.WeakSet[CodexClient] = weakref.WeakSet()
 
 
 @atexit.register
@@ -180,7 +181,7 @@ class CodexClient:
         cwd: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
         **options: Any,
-    ) -> "CodexClient":
+    ) -> CodexClient:
         """A client that runs the app-server as a child process (not started yet).
 
         ``command`` (a list, or a string split like a shell would) wins over
@@ -200,7 +201,7 @@ class CodexClient:
         connect_timeout: float = 10.0,
         sslopt: Optional[Dict[str, Any]] = None,
         **options: Any,
-    ) -> "CodexClient":
+    ) -> CodexClient:
         """A client for ``codex app-server --listen ws://…`` (not connected yet).
 
         ``url`` defaults to ``$CODEX_APP_SERVER_WS_URL`` or
@@ -216,7 +217,7 @@ class CodexClient:
         return f"<CodexClient {self._transport.describe()} {self._state}>"
 
     # -- life cycle ---------------------------------------------------------
-    def start(self) -> "CodexClient":
+    def start(self) -> CodexClient:
         """Connect (spawn the server or open the socket). Idempotent; returns ``self``.
 
         Blocks until connected. Raises :class:`CodexTransportError` if it
@@ -247,7 +248,7 @@ class CodexClient:
             self._requests.close()
         _live_clients.discard(self)
 
-    def __enter__(self) -> "CodexClient":
+    def __enter__(self) -> CodexClient:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -413,11 +414,15 @@ class CodexClient:
         overrides: Optional[TurnOverrides],
         extra: Dict[str, Any],
     ) -> TurnState:
-        state = self._claim_thread(thread_id)
         params: Dict[str, Any] = overrides.to_params() if overrides else {}
         params.update(extra)
         params["threadId"] = thread_id
         params["input"] = input_items
+        return self._run_turn_request(thread_id, protocol.TURN_START, params)
+
+    def _run_turn_request(self, thread_id: str, method: str, params: Dict[str, Any]) -> TurnState:
+        """Own the thread, send the request that starts a turn, and track that turn."""
+        state = self._claim_thread(thread_id)
 
         def on_result(result: Any) -> None:  # on the reader: before any later event
             turn = result.get("turn") if isinstance(result, dict) else None
@@ -425,7 +430,7 @@ class CodexClient:
                 state.set_turn_id(turn["id"])
 
         try:
-            self._request(protocol.TURN_START, params, self.request_timeout, on_result=on_result)
+            self._request(method, params, self.request_timeout, on_result=on_result)
         except KeyboardInterrupt:
             self._stop_turn(state, reason="KeyboardInterrupt")
             raise
@@ -433,7 +438,7 @@ class CodexClient:
             state.abandon(exc)
             raise
         except CodexError as exc:
-            state.abandon(CodexTransportError(f"turn/start failed: {exc}"))
+            state.abandon(CodexTransportError(f"{method} failed: {exc}"))
             raise
         self._register_turn(state)
         return state
@@ -743,6 +748,43 @@ class CodexClient:
         wait = self.request_timeout if timeout is None else _check_timeout(timeout, "timeout")
         self._ensure_initialized()
         self._request(protocol.TURN_INTERRUPT, {"threadId": thread_id, "turnId": turn_id}, wait)
+
+    def start_review(
+        self,
+        *,
+        thread_id: str,
+        target: Mapping[str, Any],
+        delivery: Optional[str] = None,
+        inactivity_timeout: Any = UNSET,
+        on_delta: Optional[DeltaCallback] = None,
+    ) -> ChatStream:
+        """Start a review turn (``review/start``) and return its steps as a :class:`ChatStream`.
+
+        ``target`` is e.g. ``{"type": "uncommittedChanges"}``,
+        ``{"type": "baseBranch", "branch": "main"}``,
+        ``{"type": "commit", "sha": ..., "title": ...}`` or
+        ``{"type": "custom", "instructions": ...}``. ``delivery`` may be
+        ``"inline"`` (the only value today's server accepts) or ``None``.
+        The review's findings arrive as an ``exitedReviewMode`` step.
+        """
+        if not isinstance(thread_id, str) or not thread_id:
+            raise TypeError("thread_id must be a non-empty string")
+        if not isinstance(target, Mapping) or not isinstance(target.get("type"), str):
+            raise TypeError("target must be a dict with a 'type', e.g. {'type': 'uncommittedChanges'}")
+        if delivery is not None and not isinstance(delivery, str):
+            raise TypeError("delivery must be a string or None")
+        idle = (
+            self.inactivity_timeout
+            if inactivity_timeout is UNSET
+            else _check_timeout(inactivity_timeout, "inactivity_timeout")
+        )
+        self._ensure_initialized()
+        thread = self._open_thread(thread_id, None)
+        params: Dict[str, Any] = {"threadId": thread, "target": dict(target)}
+        if delivery is not None:
+            params["delivery"] = delivery
+        state = self._run_turn_request(thread, "review/start", params)
+        return ChatStream(self, state, cursor=0, inactivity_timeout=idle, on_delta=on_delta, mode="chat")
 
     # -- server requests (see server_requests.py) ---------------------------
     def _turn_state_of_thread(self, thread_id: Optional[str]) -> Optional[TurnState]:

@@ -10,7 +10,8 @@ pinned runtime's schema for ``thread/start``, ``thread/resume``,
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, TypeVar, Union
+from collections.abc import Mapping
+from typing import Any, Dict, FrozenSet, List, Optional, TypeVar, Union
 
 from typing_extensions import Literal
 
@@ -18,9 +19,9 @@ from typing_extensions import Literal
 class _Unset:
     """The type of :data:`UNSET`."""
 
-    _instance: "Optional[_Unset]" = None
+    _instance: Optional[_Unset] = None
 
-    def __new__(cls) -> "_Unset":
+    def __new__(cls) -> _Unset:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

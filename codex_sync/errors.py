@@ -20,7 +20,8 @@ CodexError
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:  # pragma: no cover
     from .values import ChatContinuation
@@ -68,7 +69,7 @@ class CodexTurnInactiveError(CodexTimeoutError):
     ``client.cancel(continuation)`` to stop the turn.
     """
 
-    def __init__(self, continuation: "ChatContinuation", idle_seconds: Optional[float]) -> None:
+    def __init__(self, continuation: ChatContinuation, idle_seconds: Optional[float]) -> None:
         self.continuation = continuation
         self.idle_seconds = idle_seconds
         idle = f"{idle_seconds:.1f}s" if idle_seconds is not None else "too long"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any, Dict, List, Union
 
 InputItem = Dict[str, Any]
 InputArg = Union[str, Sequence[Mapping[str, Any]]]
@@ -24,7 +25,7 @@ def image_url(url: str, detail: Union[str, None] = None) -> InputItem:
     return item
 
 
-def local_image(path: Union[str, "os.PathLike[str]"]) -> InputItem:
+def local_image(path: Union[str, os.PathLike[str]]) -> InputItem:
     """An image file on the server's machine."""
     return {"type": "localImage", "path": os.fspath(path)}
 

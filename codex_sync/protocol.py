@@ -172,7 +172,7 @@ def decode(data: Union[bytes, str]) -> Message:
                 raise DecodeError(f"request id {msg_id!r} is neither int nor string")
             return ServerRequest(msg_id, method, params, obj)
         return Notification(method, params, obj)
-    if not _valid_id(msg_id):
+    if not isinstance(msg_id, (int, str)) or isinstance(msg_id, bool):
         raise DecodeError("message has neither a method nor a valid id")
     if "error" in obj:
         err = obj["error"]

@@ -42,10 +42,10 @@ class ServerRequestDispatcher:
 
     def __init__(
         self,
-        client: "CodexClient",
+        client: CodexClient,
         *,
-        approval_handler: Optional[Callable[..., Any]],
-        user_input_handler: Optional[Callable[..., Any]],
+        approval_handler: Any,
+        user_input_handler: Any,
     ) -> None:
         for name, value in (("approval_handler", approval_handler), ("user_input_handler", user_input_handler)):
             if value is not None and value != MANUAL and not callable(value):
@@ -56,7 +56,7 @@ class ServerRequestDispatcher:
         self._thread_handlers: Dict[str, Tuple[Any, Any]] = {}
         self._listeners: List[Tuple[Optional[str], NotificationCallback]] = []
         self._listener_lock = threading.Lock()
-        self._queue: "queue.Queue[Optional[Notification]]" = queue.Queue(LISTENER_QUEUE_LIMIT)
+        self._queue: queue.Queue[Optional[Notification]] = queue.Queue(LISTENER_QUEUE_LIMIT)
         self._worker: Optional[threading.Thread] = None
         self._dropped = 0
 

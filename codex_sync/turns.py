@@ -35,7 +35,7 @@ class TurnState:
     or the connection dies (``failure`` then holds the error).
     """
 
-    def __init__(self, thread_id: str, on_finished: Callable[["TurnState"], None]) -> None:
+    def __init__(self, thread_id: str, on_finished: Callable[[TurnState], None]) -> None:
         self.thread_id = thread_id
         self.turn_id: Optional[str] = None
         self.events: List[Notification] = []

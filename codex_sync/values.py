@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 JsonDict = Dict[str, Any]
 
@@ -36,7 +37,7 @@ class InitializeResult:
     raw: JsonDict = field(repr=False)
 
     @classmethod
-    def from_result(cls, result: Mapping[str, Any]) -> "InitializeResult":
+    def from_result(cls, result: Mapping[str, Any]) -> InitializeResult:
         """Parse the raw ``initialize`` result (unknown keys stay in ``raw``)."""
         raw = dict(result) if isinstance(result, Mapping) else {}
         agent = raw.get("userAgent")

@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     if sys.version_info >= (3, 10):
         return  # a missing binary on a supported Python is a failure, not a skip
     skip = pytest.mark.skip(reason="openai-codex-cli-bin needs Python >= 3.10; set CODEX_SYNC_TEST_CODEX")
+    needs_server = {"app_server", "stdio_app_server", "websocket_app_server", "codex_client", "raw"}
     for item in items:
-        if "real_server" in item.keywords or "app_server" in getattr(item, "fixturenames", ()):
+        if "real_server" in item.keywords or needs_server & set(getattr(item, "fixturenames", ())):
             item.add_marker(skip)

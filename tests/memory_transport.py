@@ -17,8 +17,8 @@ class MemoryTransport(Transport):
     """Messages the client sends land in ``sent``; ``feed`` plays server lines."""
 
     def __init__(self) -> None:
-        self._incoming: "queue.Queue[Any]" = queue.Queue()
-        self.sent: "queue.Queue[dict]" = queue.Queue()
+        self._incoming: queue.Queue[Any] = queue.Queue()
+        self.sent: queue.Queue[dict] = queue.Queue()
         self.closed = threading.Event()
         self.opened = False
 

@@ -29,7 +29,7 @@ class Recorder:
         self.failed.append(error)
 
 
-def make() -> "tuple[Connection, MemoryTransport, List[Any], List[Any]]":
+def make() -> tuple[Connection, MemoryTransport, List[Any], List[Any]]:
     transport = MemoryTransport()
     unrouted: List[Notification] = []
     requests: List[ServerRequest] = []

@@ -10,7 +10,8 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Mapping, Sequence
+from typing import IO, Dict, List, Optional, Tuple, Union
 
 from ..errors import CodexTransportError
 from .base import Transport
@@ -27,7 +28,7 @@ CommandArg = Union[str, Sequence[str], None]
 def _runtime_binary() -> Tuple[Optional[str], Optional[str]]:
     """The codex binary (and its PATH folder) of ``openai-codex-cli-bin``, if installed."""
     try:
-        import codex_cli_bin  # type: ignore[import-not-found,unused-ignore]
+        import codex_cli_bin  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return None, None
     try:
@@ -96,7 +97,7 @@ class StdioTransport(Transport):
         self._cwd = os.fspath(cwd) if cwd is not None else None
         self._extra_env: Dict[str, str] = dict(env or {})
         self._argv: List[str] = []
-        self._proc: Optional["subprocess.Popen[bytes]"] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
         self._stdin: Optional[IO[bytes]] = None
         self._stdout: Optional[IO[bytes]] = None
         self._stderr_tail = bytearray()

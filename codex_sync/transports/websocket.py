@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Union
 
 import websocket  # websocket-client
 
@@ -83,7 +84,7 @@ class WebSocketTransport(Transport):
         ws.settimeout(None)  # the reader blocks; close() wakes it
         self._ws = ws
 
-    def _refusal_message(self, exc: "websocket.WebSocketBadStatusException") -> str:
+    def _refusal_message(self, exc: websocket.WebSocketBadStatusException) -> str:
         status = getattr(exc, "status_code", None)
         if status == 401:
             given = "a token was sent but the server refused it" if self._token else "no token was sent"
@@ -147,7 +148,8 @@ class WebSocketTransport(Transport):
         except OSError:
             pass
         try:
-            ws.sock and ws.sock.close()
+            if ws.sock is not None:
+                ws.sock.close()
         except OSError:  # pragma: no cover
             pass
 

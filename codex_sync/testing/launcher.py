@@ -1,0 +1,547 @@
+"""Launch a real ``codex app-server`` against a :class:`ScriptedModel`.
+
+:class:`AppServer` makes a throw-away ``CODEX_HOME`` (and ``HOME``) whose
+``config.toml`` points codex at the fake model, and either describes how to
+spawn the server over stdio (:attr:`AppServer.command`, :attr:`AppServer.env`)
+or runs one websocket server process (:attr:`AppServer.url`,
+:attr:`AppServer.token`).
+
+What the binary does with its home, as seen with ``codex-cli 0.163.0``:
+
+- ``CODEX_HOME`` receives sqlite databases, ``sessions/`` rollouts,
+  ``skills/.system``, ``installation_id`` and ``tmp/``; all of it goes with the
+  temporary directory.
+- Outside ``CODEX_HOME`` it reads ``$HOME/.agents`` (user skills, which would
+  change the developer message) and, for its shell snapshot, runs a login
+  shell that sources ``$HOME/.profile`` (which may write, e.g. ``pyenv
+  rehash``). So ``HOME`` is redirected to an empty temporary directory too.
+- At start-up it syncs plugins from GitHub and chatgpt.com (``git
+  ls-remote``, HTTPS); ``[features] plugins = false`` stops that, leaving no
+  connection but the ones to the fake model.
+- It warns once on stderr, ``WARNING: proceeding, even though we could not
+  create PATH aliases: Refusing to create helper binaries under temporary dir``,
+  when ``CODEX_HOME`` is under the temp dir; harmless for these tests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import http.client
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import weakref
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Union
+
+from .model import ScriptedModel
+
+if TYPE_CHECKING:
+    from codex_sync import CodexClient
+
+__all__ = [
+    "AppServer",
+    "codex_binary",
+    "codex_path_dir",
+    "write_codex_home",
+    "CODEX_ENV_VAR",
+]
+
+#: Environment variable naming the codex binary to test against.
+CODEX_ENV_VAR = "CODEX_SYNC_TEST_CODEX"
+
+_MISSING = (
+    "the codex binary is not available: pip install 'codex-sync[test]' "
+    f"(it brings openai-codex-cli-bin, Python >= 3.10), or set {CODEX_ENV_VAR} to the path "
+    "of a codex executable"
+)
+
+_LISTEN_RE = re.compile(r"listening on:\s*(ws://\S+)")
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def codex_binary() -> str:
+    """Return the path of the codex executable to test against.
+
+    ``$CODEX_SYNC_TEST_CODEX`` if set, else the binary bundled by
+    ``openai-codex-cli-bin``. Raises ``RuntimeError`` (saying how to install
+    it) if neither exists. Pure look-up; any thread.
+    """
+    override = os.environ.get(CODEX_ENV_VAR)
+    if override:
+        if not os.path.isfile(override):
+            raise RuntimeError(f"{CODEX_ENV_VAR}={override!r} is not a file; {_MISSING}")
+        return override
+    try:
+        import codex_cli_bin  # type: ignore[import-not-found, unused-ignore]
+
+        path = str(codex_cli_bin.bundled_codex_path())
+    except (ImportError, FileNotFoundError, OSError) as exc:
+        raise RuntimeError(_MISSING) from exc
+    if not os.path.isfile(path):
+        raise RuntimeError(_MISSING)
+    return path
+
+
+def codex_path_dir() -> Optional[str]:
+    """Return the bundled helper directory (holds ``rg``) to prepend to ``PATH``.
+
+    ``None`` when ``$CODEX_SYNC_TEST_CODEX`` is set or ``openai-codex-cli-bin``
+    is missing or has none. Never raises; any thread.
+    """
+    if os.environ.get(CODEX_ENV_VAR):
+        return None
+    try:
+        import codex_cli_bin  # type: ignore[import-not-found, unused-ignore]
+
+        found = codex_cli_bin.bundled_path_dir()
+    except (ImportError, FileNotFoundError, OSError):
+        return None
+    return None if found is None else str(found)
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON string escapes are valid TOML escapes)."""
+    out = ['"']
+    for ch in value:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch < " " or ch == "\x7f":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(value: Union[str, bool, int, float]) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return _toml_str(value)
+
+
+def write_codex_home(
+    directory: Union[str, os.PathLike[str]],
+    model_url: str,
+    *,
+    approval_policy: str = "never",
+    sandbox_mode: str = "danger-full-access",
+    extra_config: str = "",
+    features: Optional[Mapping[str, bool]] = None,
+    provider_config: Optional[Mapping[str, Union[str, bool, int, float]]] = None,
+) -> Path:
+    """Write ``config.toml`` into ``directory`` (created if needed); return the directory.
+
+    The config selects model ``"mock-model"`` from provider ``"mock"``
+    (``base_url = model_url``, ``wire_api = "responses"``, no retries:
+    ``request_max_retries = 0``, ``stream_max_retries = 0``), the given
+    ``approval_policy`` (``"never"`` or ``"on-request"``; codex refuses
+    ``"untrusted"`` in config.toml, pass it in ``thread/start`` instead) and
+    ``sandbox_mode`` (``"danger-full-access"``, ``"workspace-write"``,
+    ``"read-only"``), and ``[features] plugins = false`` (no plugin sync with
+    GitHub at start-up).
+
+    ``extra_config``: TOML inserted after those top-level keys and before the
+    tables, so it may set top-level keys and add tables of its own, but must
+    not open ``[features]`` or ``[model_providers.mock]``: use ``features``
+    (merged over ``{"plugins": False}``) and ``provider_config`` (extra keys of
+    the provider, e.g. ``{"stream_idle_timeout_ms": 1500}``) for those.
+    Raises ``ValueError`` if ``extra_config`` opens one of them or for
+    ``approval_policy="untrusted"``, ``OSError`` on write errors. Any thread.
+    """
+    if approval_policy == "untrusted":
+        raise ValueError(
+            'codex refuses approval_policy = "untrusted" in config.toml; '
+            'pass approvalPolicy "untrusted" in thread/start instead'
+        )
+    for table in ("features", "model_providers.mock", "model_providers"):
+        if re.search(rf"^\s*\[\s*{re.escape(table)}\s*\]", extra_config, re.MULTILINE):
+            raise ValueError(f"extra_config must not open [{table}]; use features= or provider_config=")
+    home = Path(directory)
+    home.mkdir(parents=True, exist_ok=True)
+    feats: Dict[str, bool] = {"plugins": False}
+    feats.update(features or {})
+    provider: Dict[str, Union[str, bool, int, float]] = {
+        "name": "mock",
+        "base_url": model_url,
+        "wire_api": "responses",
+        "request_max_retries": 0,
+        "stream_max_retries": 0,
+    }
+    provider.update(provider_config or {})
+    lines: List[str] = [
+        "# Written by codex_sync.testing: a throw-away home for tests.",
+        f"model = {_toml_str('mock-model')}",
+        f"model_provider = {_toml_str('mock')}",
+        f"approval_policy = {_toml_str(approval_policy)}",
+        f"sandbox_mode = {_toml_str(sandbox_mode)}",
+    ]
+    if extra_config.strip():
+        lines += ["", extra_config.strip("\n")]
+    lines += ["", "[features]"]
+    lines += [f"{name} = {_toml_value(on)}" for name, on in sorted(feats.items())]
+    lines += ["", "[model_providers.mock]"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in provider.items()]
+    (home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return home
+
+
+# Servers still alive, closed at interpreter exit so no process survives tests.
+_LIVE: weakref.WeakSet[AppServer] = weakref.WeakSet()
+
+
+def _close_all() -> None:
+    for server in list(_LIVE):
+        try:
+            server.close()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+
+
+atexit.register(_close_all)
+
+
+class AppServer:
+    """A real ``codex app-server`` wired to a fake model, with a throw-away home.
+
+    ``AppServer(model, transport="stdio")`` only prepares the home:
+    :attr:`command` and :attr:`env` spawn one server per stdio client (see
+    :meth:`client`). ``transport="websocket"`` also starts one server process
+    on ``ws://127.0.0.1:<free port>`` with a random capability token
+    (:attr:`url`, :attr:`token`), shared by all its clients.
+
+    ``model`` is a started :class:`ScriptedModel` or a base URL.
+    ``approval_policy``, ``sandbox_mode``, ``extra_config``, ``features`` and
+    ``provider_config`` go to :func:`write_codex_home`. ``codex_home``: use
+    (and keep) this directory instead of a temporary one. ``cwd``: working
+    directory of the server processes, the websocket one and those of stdio
+    clients made by :meth:`client` (default: the current one; threads run
+    commands there unless ``thread/start`` names a ``cwd``). ``isolate_home``:
+    point ``HOME`` at an empty temporary directory too (default; see the
+    module docstring for why), so the real home is neither read nor written.
+    ``start_timeout``: how long :meth:`start` waits for a websocket server.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`close`.
+    Start and close from one owning thread; the properties and :meth:`client`
+    may be read from any thread once started. Servers left open are closed at
+    interpreter exit.
+    """
+
+    def __init__(
+        self,
+        model: Union[ScriptedModel, str],
+        *,
+        transport: str = "stdio",
+        approval_policy: str = "never",
+        sandbox_mode: str = "danger-full-access",
+        extra_config: str = "",
+        features: Optional[Mapping[str, bool]] = None,
+        provider_config: Optional[Mapping[str, Union[str, bool, int, float]]] = None,
+        codex_home: Optional[Union[str, os.PathLike[str]]] = None,
+        cwd: Optional[Union[str, os.PathLike[str]]] = None,
+        isolate_home: bool = True,
+        start_timeout: float = 30.0,
+    ) -> None:
+        """Record the settings; nothing is written or started until :meth:`start`.
+
+        Raises ``ValueError`` for an unknown ``transport``.
+        """
+        if transport not in ("stdio", "websocket"):
+            raise ValueError(f"transport must be 'stdio' or 'websocket', not {transport!r}")
+        self._model = model
+        self._transport = transport
+        self._approval_policy = approval_policy
+        self._sandbox_mode = sandbox_mode
+        self._extra_config = extra_config
+        self._features = dict(features or {})
+        self._provider_config = dict(provider_config or {})
+        self._given_home = None if codex_home is None else Path(codex_home)
+        self._cwd = None if cwd is None else str(cwd)
+        self._isolate_home = isolate_home
+        self._start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._root: Optional[Path] = None
+        self._codex_home: Optional[Path] = None
+        self._env: Optional[Dict[str, str]] = None
+        self._command: Optional[List[str]] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
+        self._stderr_tail: Deque[str] = deque(maxlen=200)
+        self._stderr_thread: Optional[threading.Thread] = None
+        self._url: Optional[str] = None
+        self._token: Optional[str] = None
+        self._started = False
+        self._closed = False
+
+    # ---------------------------------------------------------- lifecycle
+
+    def start(self) -> AppServer:
+        """Write the home and, for websocket, start the server; return ``self``.
+
+        Blocks until the websocket server answers ``GET /readyz``, at most
+        ``start_timeout`` seconds. Raises ``RuntimeError`` if the codex binary
+        is missing, if already started or closed, or if the server exits or is
+        not ready in time (the message carries its stderr tail); ``ValueError``
+        for a config that :func:`write_codex_home` refuses. The process is
+        killed and the home removed before raising.
+        """
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("AppServer is closed; create a new one")
+            if self._started:
+                raise RuntimeError("AppServer is already started")
+            self._started = True
+        binary = codex_binary()
+        url = self._model.url if isinstance(self._model, ScriptedModel) else self._model
+        self._root = Path(tempfile.mkdtemp(prefix="codex-sync-test-"))
+        _LIVE.add(self)
+        try:
+            home = self._given_home or (self._root / "codex_home")
+            write_codex_home(
+                home,
+                url,
+                approval_policy=self._approval_policy,
+                sandbox_mode=self._sandbox_mode,
+                extra_config=self._extra_config,
+                features=self._features,
+                provider_config=self._provider_config,
+            )
+            self._codex_home = home.resolve()
+            path = os.environ.get("PATH", os.defpath)
+            extra_dir = codex_path_dir()
+            if extra_dir:
+                path = extra_dir + os.pathsep + path
+            self._env = {"CODEX_HOME": str(self._codex_home), "PATH": path}
+            if self._isolate_home:
+                user_home = self._root / "home"
+                user_home.mkdir()
+                self._env["HOME"] = str(user_home.resolve())
+            self._command = [binary, "app-server"]
+            if self._transport == "websocket":
+                self._start_websocket()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_websocket(self) -> None:
+        assert self._root is not None and self._env is not None and self._command is not None
+        token = secrets.token_urlsafe(32)
+        token_file = self._root / "ws-token"
+        token_file.write_text(token + "\n", encoding="utf-8")
+        token_file.chmod(0o600)
+        self._token = token
+        argv = self._command + [
+            "--listen",
+            "ws://127.0.0.1:0",
+            "--ws-auth",
+            "capability-token",
+            "--ws-token-file",
+            str(token_file.resolve()),
+        ]
+        env = dict(os.environ)
+        env.update(self._env)
+        ready = threading.Event()
+        self._proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=self._cwd,
+            start_new_session=True,
+        )
+        self._stderr_thread = threading.Thread(
+            target=self._drain_stderr,
+            args=(self._proc, ready),
+            name="codex_sync-app-server-stderr",
+            daemon=True,
+        )
+        self._stderr_thread.start()
+        deadline = time.monotonic() + self._start_timeout
+        while not ready.wait(0.05):
+            if self._proc.poll() is not None:
+                self._stderr_thread.join(timeout=1.0)
+                raise RuntimeError(
+                    f"codex app-server exited with code {self._proc.returncode} before listening; stderr:\n{self.stderr_tail}"
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"codex app-server did not report its listen URL within {self._start_timeout:.0f} s; stderr:\n{self.stderr_tail}"
+                )
+        assert self._url is not None
+        self._wait_ready(deadline)
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self._url is not None and self._proc is not None
+        hostport = self._url[len("ws://") :].split("/", 1)[0]
+        host, _, port = hostport.rpartition(":")
+        while True:
+            conn = http.client.HTTPConnection(host, int(port), timeout=2.0)
+            try:
+                conn.request("GET", "/readyz")
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"codex app-server at {self._url} is not ready (exit code {self._proc.returncode}); stderr:\n{self.stderr_tail}"
+                )
+            time.sleep(0.05)
+
+    def _drain_stderr(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
+        stream = proc.stderr
+        assert stream is not None
+        try:
+            for raw in iter(stream.readline, b""):
+                line = _ANSI_RE.sub("", raw.decode("utf-8", "replace")).rstrip("\r\n")
+                self._stderr_tail.append(line)
+                if self._url is None:
+                    found = _LISTEN_RE.search(line)
+                    if found:
+                        self._url = found.group(1)
+                        ready.set()
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Stop the websocket server (terminate, then kill) and remove the temp dirs.
+
+        Idempotent; blocks at most about 12 seconds. A ``codex_home`` given
+        to the constructor is kept. Stdio clients made by :meth:`client` own
+        their processes and must be closed by their owners first.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.terminate()
+                proc.wait(timeout=5.0)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                try:
+                    proc.wait(timeout=5.0)
+                except subprocess.TimeoutExpired:  # pragma: no cover
+                    pass
+            except OSError:
+                pass
+        if self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=2.0)
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+        _LIVE.discard(self)
+
+    def __enter__(self) -> AppServer:
+        """Start the server (see :meth:`start`) and return it."""
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the server (see :meth:`close`)."""
+        self.close()
+
+    # --------------------------------------------------------- properties
+
+    def _need(self, value: Optional[Any], what: str) -> Any:
+        if value is None:
+            raise RuntimeError(f"AppServer.{what} is not available: start() it first")
+        return value
+
+    @property
+    def transport(self) -> str:
+        """``"stdio"`` or ``"websocket"``."""
+        return self._transport
+
+    @property
+    def codex_home(self) -> Path:
+        """The ``CODEX_HOME`` directory (absolute). Raises ``RuntimeError`` before start."""
+        home: Path = self._need(self._codex_home, "codex_home")
+        return home
+
+    @property
+    def env(self) -> Dict[str, str]:
+        """Variables to add to ``os.environ`` for the server: ``CODEX_HOME``, ``PATH``, ``HOME``.
+
+        ``PATH`` is the current one with the bundled helper directory (``rg``)
+        in front; ``HOME`` is an empty temporary directory (unless
+        ``isolate_home=False``). Returns a copy. Raises ``RuntimeError`` before start.
+        """
+        env: Dict[str, str] = self._need(self._env, "env")
+        return dict(env)
+
+    @property
+    def command(self) -> List[str]:
+        """The stdio server command, ``[<codex>, "app-server"]`` (a copy).
+
+        Raises ``RuntimeError`` before start.
+        """
+        command: List[str] = self._need(self._command, "command")
+        return list(command)
+
+    @property
+    def url(self) -> str:
+        """The websocket URL, ``"ws://127.0.0.1:PORT"``.
+
+        Raises ``RuntimeError`` for stdio or before start.
+        """
+        url: str = self._need(self._url, "url (websocket only)")
+        return url
+
+    @property
+    def token(self) -> str:
+        """The websocket capability token (send ``Authorization: Bearer <token>``).
+
+        Raises ``RuntimeError`` for stdio or before start.
+        """
+        token: str = self._need(self._token, "token (websocket only)")
+        return token
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The websocket server's process id (``None`` for stdio or before start)."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def stderr_tail(self) -> str:
+        """The last 200 lines of the websocket server's stderr, ANSI colours removed."""
+        return "\n".join(list(self._stderr_tail))
+
+    def client(self, **options: Any) -> CodexClient:
+        """Return a new, unstarted ``codex_sync.CodexClient`` for this server.
+
+        stdio: ``CodexClient.connect_stdio(command=self.command, env=self.env,
+        **options)`` (each client spawns its own server process; ``cwd``
+        defaults to the server's ``cwd``); websocket:
+        ``CodexClient.connect_websocket(url=self.url, token=self.token,
+        **options)``. Start it with ``with`` or ``start()``. Raises
+        ``RuntimeError`` before start; otherwise whatever the constructor
+        raises. Any thread.
+        """
+        from codex_sync import CodexClient
+
+        if self._transport == "stdio":
+            if self._cwd is not None:
+                options.setdefault("cwd", self._cwd)
+            return CodexClient.connect_stdio(command=self.command, env=self.env, **options)
+        return CodexClient.connect_websocket(url=self.url, token=self.token, **options)
+
+    def __repr__(self) -> str:
+        """A short description (transport, home, url)."""
+        return f"AppServer(transport={self._transport!r}, codex_home={None if self._codex_home is None else str(self._codex_home)!r}, url={self._url!r})"
