@@ -24,7 +24,7 @@ from .approvals import (
 )
 from .chat import ChatStream
 from .client import CodexClient
-from .config import UNSET, ApprovalPolicy, ThreadConfig, TurnOverrides
+from .config import UNSET, ApprovalPolicy, SandboxMode, ThreadConfig, TurnOverrides
 from .errors import (
     CodexEmptyAnswerError,
     CodexError,
@@ -37,6 +37,7 @@ from .errors import (
     CodexTurnInactiveError,
     CodexTurnInterruptedError,
 )
+from .thread import ThreadHandle
 from .values import (
     CancelResult,
     ChatContinuation,
@@ -51,7 +52,9 @@ __all__ = [
     "__version__",
     "CodexClient",
     "ChatStream",
+    "ThreadHandle",
     "ThreadConfig",
+    "SandboxMode",
     "TurnOverrides",
     "UNSET",
     "ApprovalPolicy",

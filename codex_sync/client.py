@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 from . import protocol
 from ._version import __version__
+from .approvals import MANUAL
 from .chat import ChatStream, DeltaCallback
 from .config import UNSET, ThreadConfig, TurnOverrides, check_config
 from .connection import Connection
@@ -28,7 +29,9 @@ from .errors import (
 )
 from .inputs import InputArg, to_input_items
 from .protocol import Notification, ServerRequest
+from .server_ops import ServerOpsMixin
 from .server_requests import ServerRequestDispatcher
+from .thread_ops import ThreadOpsMixin
 from .transports.base import Transport
 from .transports.stdio import StdioTransport
 from .transports.websocket import WebSocketTransport
@@ -107,7 +110,7 @@ def merge_initialize_params(params: Optional[Mapping[str, Any]]) -> Dict[str, An
     return merged
 
 
-class CodexClient:
+class CodexClient(ThreadOpsMixin, ServerOpsMixin):
     """A blocking client for one ``codex app-server`` (over stdio or a websocket).
 
     Create it with :meth:`connect_stdio` or :meth:`connect_websocket`, then use
@@ -171,6 +174,7 @@ class CodexClient:
         self._active_by_thread: Dict[str, TurnState] = {}
         self._turns: Dict[str, TurnState] = {}
         self._loaded_threads: set[str] = set()
+        self._pending_overrides: Dict[str, TurnOverrides] = {}
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -413,16 +417,29 @@ class CodexClient:
         input_items: List[Dict[str, Any]],
         overrides: Optional[TurnOverrides],
         extra: Dict[str, Any],
+        handlers: Any = (None, None),
     ) -> TurnState:
+        pending = self._pending_overrides.pop(thread_id, None)
+        if pending is not None:  # from set_thread_defaults: they stick once sent
+            overrides = pending.merged(overrides)
         params: Dict[str, Any] = overrides.to_params() if overrides else {}
         params.update(extra)
         params["threadId"] = thread_id
         params["input"] = input_items
-        return self._run_turn_request(thread_id, protocol.TURN_START, params)
+        try:
+            return self._run_turn_request(thread_id, protocol.TURN_START, params, handlers)
+        except BaseException:
+            if pending is not None:
+                self._pending_overrides.setdefault(thread_id, pending)
+            raise
 
-    def _run_turn_request(self, thread_id: str, method: str, params: Dict[str, Any]) -> TurnState:
+    def _run_turn_request(
+        self, thread_id: str, method: str, params: Dict[str, Any], handlers: Any = (None, None)
+    ) -> TurnState:
         """Own the thread, send the request that starts a turn, and track that turn."""
         state = self._claim_thread(thread_id)
+        if handlers[0] is not None or handlers[1] is not None:
+            state.handlers = tuple(handlers)
 
         def on_result(result: Any) -> None:  # on the reader: before any later event
             turn = result.get("turn") if isinstance(result, dict) else None
@@ -491,6 +508,8 @@ class CodexClient:
         inactivity_timeout: Any = UNSET,
         continuation: Optional[ChatContinuation] = None,
         on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
     ) -> ChatStream:
         """Start a turn (or resume one) and return an iterator of its completed steps.
 
@@ -503,11 +522,13 @@ class CodexClient:
         stopped and excludes every other turn argument (:class:`ValueError`).
         If another call of this client runs a turn on the same thread, this
         one waits for it to end first. ``on_delta`` receives live text
-        (:class:`TextDelta`) in the iterating thread.
+        (:class:`TextDelta`) in the iterating thread. ``approval_handler`` and
+        ``user_input_handler`` answer this turn's server requests (over the
+        thread's and the client's; ``codex_sync.MANUAL`` yields them as steps).
         """
         return self._chat(
             "chat", text, thread_id, user, metadata, thread_config, turn_overrides,
-            inactivity_timeout, continuation, on_delta,
+            inactivity_timeout, continuation, on_delta, (approval_handler, user_input_handler),
         )
 
     def _chat(
@@ -522,6 +543,7 @@ class CodexClient:
         inactivity_timeout: Any,
         continuation: Optional[ChatContinuation],
         on_delta: Optional[DeltaCallback],
+        handlers: Any = (None, None),
     ) -> ChatStream:
         idle = (
             self.inactivity_timeout
@@ -536,6 +558,7 @@ class CodexClient:
                 for name, value in (
                     ("text", text), ("thread_id", thread_id), ("user", user), ("metadata", metadata),
                     ("thread_config", thread_config), ("turn_overrides", turn_overrides),
+                    ("approval_handler", handlers[0]), ("user_input_handler", handlers[1]),
                 )
                 if value is not None
             ]
@@ -567,7 +590,10 @@ class CodexClient:
             extra["user"] = user
         if metadata is not None:
             extra["metadata"] = dict(metadata)
-        state = self._start_turn(thread, items, turn_overrides, extra)
+        for name, handler in zip(("approval_handler", "user_input_handler"), handlers):
+            if handler is not None and handler != MANUAL and not callable(handler):
+                raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
+        state = self._start_turn(thread, items, turn_overrides, extra, handlers)
         return ChatStream(self, state, cursor=0, inactivity_timeout=idle, on_delta=on_delta, mode=mode)
 
     def _turn_for(self, continuation: ChatContinuation) -> TurnState:
@@ -599,6 +625,8 @@ class CodexClient:
         inactivity_timeout: Any = UNSET,
         continuation: Optional[ChatContinuation] = None,
         on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
     ) -> ChatResult:
         """Run one turn to its end and return its :class:`ChatResult`.
 
@@ -611,7 +639,7 @@ class CodexClient:
         """
         stream = self._chat(
             "chat_once", text, thread_id, user, metadata, thread_config, turn_overrides,
-            inactivity_timeout, continuation, on_delta,
+            inactivity_timeout, continuation, on_delta, (approval_handler, user_input_handler),
         )
         for _ in stream:
             pass

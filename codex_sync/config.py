@@ -159,6 +159,31 @@ THREAD_FORK_KEYS = frozenset(
 )
 
 
+_SANDBOX_POLICIES = {
+    "read-only": {"type": "readOnly"},
+    "workspace-write": {"type": "workspaceWrite"},
+    "danger-full-access": {"type": "dangerFullAccess"},
+}
+_TURN_LEVEL = ("model", "cwd", "approval_policy", "approvals_reviewer", "service_tier", "personality")
+
+
+def turn_overrides_from(config: ThreadConfig) -> tuple[TurnOverrides, list[str]]:
+    """Split thread settings into what ``turn/start`` can carry, and the names of the rest."""
+    carried: Dict[str, Any] = {}
+    rest: List[str] = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if value is UNSET:
+            continue
+        if f.name in _TURN_LEVEL:
+            carried[f.name] = value
+        elif f.name == "sandbox" and (value is None or value in _SANDBOX_POLICIES):
+            carried["sandbox_policy"] = None if value is None else dict(_SANDBOX_POLICIES[value])
+        else:
+            rest.append(f.name)
+    return TurnOverrides(**carried), rest
+
+
 def check_config(value: Any, cls: type, name: str) -> None:
     """Raise :class:`TypeError` unless ``value`` is ``None`` or a ``cls``."""
     if value is not None and not isinstance(value, cls):

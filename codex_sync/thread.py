@@ -1,0 +1,126 @@
+"""``ThreadHandle``: one codex thread, with its defaults and handlers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+
+from .config import UNSET, ThreadConfig, TurnOverrides
+from .inputs import InputArg
+from .values import ChatContinuation, ChatResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .chat import ChatStream, DeltaCallback
+    from .client import CodexClient
+
+
+class ThreadHandle:
+    """A codex thread bound to a client: chat on it, change its defaults, fork it.
+
+    ``defaults`` is the local snapshot of the :class:`ThreadConfig` this
+    handle applied. Handlers given here answer approvals and questions of
+    every turn on this thread (a turn's own handlers win; the client's apply
+    when none is set). Methods block like their client counterparts and may
+    be called from any thread; turns on one thread run one at a time.
+    """
+
+    def __init__(
+        self,
+        client: CodexClient,
+        thread_id: str,
+        defaults: Optional[ThreadConfig] = None,
+        *,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
+        info: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self.client = client
+        self.thread_id = thread_id
+        self.defaults = defaults or ThreadConfig()
+        self.info: Dict[str, Any] = dict(info or {})
+        if approval_handler is not None or user_input_handler is not None:
+            client._requests.set_thread_handlers(thread_id, approval_handler, user_input_handler)
+
+    def __repr__(self) -> str:
+        return f"ThreadHandle({self.thread_id!r})"
+
+    def _turn_kwargs(self, continuation: Optional[ChatContinuation]) -> Dict[str, Any]:
+        return {} if continuation is not None else {"thread_id": self.thread_id}
+
+    def chat_once(
+        self,
+        text: Optional[InputArg] = None,
+        *,
+        user: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        turn_overrides: Optional[TurnOverrides] = None,
+        inactivity_timeout: Any = UNSET,
+        continuation: Optional[ChatContinuation] = None,
+        on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
+    ) -> ChatResult:
+        """:meth:`CodexClient.chat_once` on this thread."""
+        return self.client.chat_once(
+            text, user=user, metadata=metadata, turn_overrides=turn_overrides,
+            inactivity_timeout=inactivity_timeout, continuation=continuation, on_delta=on_delta,
+            approval_handler=approval_handler, user_input_handler=user_input_handler,
+            **self._turn_kwargs(continuation),
+        )
+
+    def chat(
+        self,
+        text: Optional[InputArg] = None,
+        *,
+        user: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        turn_overrides: Optional[TurnOverrides] = None,
+        inactivity_timeout: Any = UNSET,
+        continuation: Optional[ChatContinuation] = None,
+        on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
+    ) -> ChatStream:
+        """:meth:`CodexClient.chat` on this thread."""
+        return self.client.chat(
+            text, user=user, metadata=metadata, turn_overrides=turn_overrides,
+            inactivity_timeout=inactivity_timeout, continuation=continuation, on_delta=on_delta,
+            approval_handler=approval_handler, user_input_handler=user_input_handler,
+            **self._turn_kwargs(continuation),
+        )
+
+    def update_defaults(self, overrides: ThreadConfig) -> None:
+        """Apply new thread settings for the next turns (``thread/resume``) and remember them."""
+        self.client.set_thread_defaults(self.thread_id, overrides)
+        self.defaults = self.defaults.merged(overrides)
+
+    def fork(self, overrides: Optional[ThreadConfig] = None, **handlers: Any) -> ThreadHandle:
+        """A new thread with this one's history and ``defaults`` merged with ``overrides``."""
+        return self.client.fork_thread(self.thread_id, self.defaults.merged(overrides), **handlers)
+
+    def read(self, include_turns: bool = True) -> Dict[str, Any]:
+        """``thread/read`` of this thread."""
+        return self.client.read_thread(self.thread_id, include_turns=include_turns)
+
+    def set_name(self, name: str) -> None:
+        """Rename the thread."""
+        self.client.set_thread_name(self.thread_id, name)
+
+    def archive(self) -> None:
+        """Archive the thread."""
+        self.client.archive_thread(self.thread_id)
+
+    def unarchive(self) -> Dict[str, Any]:
+        """Unarchive the thread."""
+        return self.client.unarchive_thread(self.thread_id)
+
+    def rollback(self, num_turns: int = 1) -> Dict[str, Any]:
+        """Drop the last ``num_turns`` turns (see :meth:`CodexClient.rollback_thread`)."""
+        return self.client.rollback_thread(self.thread_id, num_turns)
+
+    def compact(self) -> None:
+        """Compact the context, waiting for the compaction turn to finish."""
+        self.client.compact_thread(self.thread_id)
+
+    def start_review(self, target: Mapping[str, Any], delivery: Optional[str] = None) -> ChatStream:
+        """A review turn on this thread (see :meth:`CodexClient.start_review`)."""
+        return self.client.start_review(thread_id=self.thread_id, target=target, delivery=delivery)
