@@ -37,6 +37,7 @@ from .errors import (
     CodexTurnInactiveError,
     CodexTurnInterruptedError,
 )
+from .process import per_process_client
 from .thread import ThreadHandle
 from .values import (
     CancelResult,
@@ -51,6 +52,7 @@ from .values import (
 __all__ = [
     "__version__",
     "CodexClient",
+    "per_process_client",
     "ChatStream",
     "ThreadHandle",
     "ThreadConfig",

@@ -133,9 +133,12 @@ class ChatStream(Iterator[ConversationStep]):
         except CodexTurnInactiveError:
             self._detached = True
             raise
-        except BaseException:
+        except BaseException:  # an on_delta callback raised, or the turn ended badly
             self._done = True
-            self._client._forget_turn(self._state)
+            if self._state.finished:
+                self._client._forget_turn(self._state)
+            else:
+                self._client._stop_turn(self._state, reason="error in the caller")
             raise
         if step is None:
             self._done = True

@@ -58,6 +58,8 @@ DEFAULT_INITIALIZE_PARAMS: Dict[str, Any] = {
 # A completed turn nobody reads any more is kept this long, and at most this many.
 RETAINED_TURN_SECONDS = 600.0
 RETAINED_TURN_LIMIT = 64
+# A server that loses the CODEX_HOME start-up race is started again this often.
+STARTUP_RACE_RETRIES = 3
 # Ctrl-C and early exit wait this long at most for the interrupted turn to end.
 STOP_DRAIN_SECONDS = 10.0
 
@@ -297,10 +299,36 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
         with self._init_lock:
             if self._initialize_result is None:
                 wait = self.request_timeout if timeout is None else _check_timeout(timeout, "timeout")
-                result = self._conn.request(protocol.INITIALIZE, merged, wait)
+                for attempt in range(STARTUP_RACE_RETRIES + 1):
+                    try:
+                        result = self._conn.request(protocol.INITIALIZE, merged, wait)
+                        break
+                    except CodexTransportError as exc:
+                        if attempt == STARTUP_RACE_RETRIES or not self._lost_startup_race(exc):
+                            raise
+                        log.info("app-server lost a start-up race on its CODEX_HOME; starting it again")
+                        time.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
+                        self._respawn()
                 self._conn.notify(protocol.INITIALIZED)
                 self._initialize_result = InitializeResult.from_result(result or {})
         return self._initialize_result
+
+    @staticmethod
+    def _lost_startup_race(error: CodexTransportError) -> bool:
+        """Two app-servers initializing one CODEX_HOME at once: one exits (codex 0.163)."""
+        return "failed to initialize sqlite state runtime" in error.stderr_tail
+
+    def _respawn(self) -> None:
+        """Start a fresh server process (only before ``initialize`` succeeded)."""
+        fresh = getattr(self._transport, "fresh", None)
+        if fresh is None:
+            raise CodexTransportError("the app-server exited during start-up")
+        self._conn.close()
+        self._transport = fresh()
+        self._conn = Connection(
+            self._transport, on_server_request=self._requests.dispatch, on_unrouted=self._on_unrouted
+        )
+        self._conn.start()
 
     def request(self, method: str, params: Optional[Mapping[str, Any]] = None, timeout: Any = UNSET) -> Any:
         """Send any JSON-RPC request and block for its result (a dict, usually).

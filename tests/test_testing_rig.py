@@ -39,6 +39,8 @@ from codex_sync.testing import (
     write_codex_home,
 )
 
+pytestmark = pytest.mark.real_server
+
 Message = Dict[str, Any]
 TIMEOUT = 30.0
 

@@ -106,6 +106,10 @@ class StdioTransport(Transport):
         self._close_lock = threading.Lock()
         self._closed = False
 
+    def fresh(self) -> StdioTransport:
+        """A new, unopened transport with the same command, folder and environment."""
+        return StdioTransport(self._command_arg, cwd=self._cwd, env=self._extra_env)
+
     # -- life cycle -------------------------------------------------------
     def open(self) -> None:
         argv, path_dir = resolve_command(self._command_arg)
