@@ -243,3 +243,37 @@ def test_bad_websocket_arguments() -> None:
 def test_hang_reply_is_used(scripted_model: ScriptedModel) -> None:
     """Guard for the fixtures above: an unmatched hang would make them slow, not wrong."""
     assert hang(1).seconds == 1
+
+
+def test_close_inside_a_callback_or_handler(stdio_app_server: AppServer, scripted_model: ScriptedModel,
+                                            tmp_path: Path) -> None:
+    from codex_sync.testing import exec_command
+
+    client = stdio_app_server.client().start()
+    closed_from_callback = threading.Event()
+
+    def callback(note: Any) -> None:
+        client.close()
+        closed_from_callback.set()
+
+    client.on_notification("thread/name/updated", callback)
+    thread = client.start_thread()
+    thread.set_name("close me")
+    assert closed_from_callback.wait(10)
+    with pytest.raises(codex_sync.CodexTransportError):
+        client.request("thread/list")
+
+    server = AppServer(scripted_model, approval_policy="on-request", sandbox_mode="workspace-write")
+    scripted_model.on("approve", exec_command(f"touch {tmp_path}/x", escalated=True, justification="j"), text("no"))
+    with server:
+        holder: List[CodexClient] = []
+
+        def closing_handler(request: Any) -> bool:
+            holder[0].close()
+            return True
+
+        holder.append(server.client(approval_handler=closing_handler).start())
+        started = time.monotonic()
+        with pytest.raises(codex_sync.CodexTransportError):
+            holder[0].chat_once("approve this")
+        assert time.monotonic() - started < 10
