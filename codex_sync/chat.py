@@ -80,6 +80,8 @@ class ChatStream(Iterator[ConversationStep]):
         self.last_error: Optional[Dict[str, Any]] = None
         self._usage_sum: Dict[str, int] = {}
         self._usage_last: Optional[Dict[str, Any]] = None
+        if on_delta is not None:
+            state.wants_deltas = True
 
     # -- identity -----------------------------------------------------------
     @property

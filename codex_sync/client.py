@@ -166,6 +166,7 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
             transport,
             on_server_request=self._requests.dispatch,
             on_unrouted=self._on_unrouted,
+            wants_unrouted_deltas=self._requests.has_listeners,
         )
         self._state = "unopened"
         self._pid = os.getpid()
@@ -326,7 +327,8 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
         self._conn.close()
         self._transport = fresh()
         self._conn = Connection(
-            self._transport, on_server_request=self._requests.dispatch, on_unrouted=self._on_unrouted
+            self._transport, on_server_request=self._requests.dispatch, on_unrouted=self._on_unrouted,
+            wants_unrouted_deltas=self._requests.has_listeners,
         )
         self._conn.start()
 

@@ -35,6 +35,12 @@ class Subscriber(Protocol):
     def deliver(self, message: Notification) -> bool:
         """Take ``message`` (return ``True``) or refuse it (``False``). Must not block."""
 
+    def skip_delta(self) -> bool:
+        """A delta arrived: return ``True`` if it need not be parsed (nobody reads deltas).
+
+        Must not block; a subscriber that skips it still counts it as activity.
+        """
+
     def fail(self, error: CodexTransportError) -> None:
         """The connection is gone. Must not block."""
 
@@ -83,10 +89,12 @@ class Connection:
         *,
         on_server_request: Callable[[ServerRequest], None],
         on_unrouted: Callable[[Notification], None],
+        wants_unrouted_deltas: Callable[[], bool] = lambda: True,
     ) -> None:
         self._transport = transport
         self._on_server_request = on_server_request
         self._on_unrouted = on_unrouted
+        self._wants_unrouted_deltas = wants_unrouted_deltas
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -136,11 +144,21 @@ class Connection:
     def _read_loop(self) -> None:
         transport = self._transport
         decode = protocol.decode
+        peek_delta = protocol.peek_delta_thread
+        subscribers = self._subscribers
         try:
             while True:
                 data = transport.receive()
                 if data is None:
                     break
+                thread_id = peek_delta(data)  # deltas nobody reads are not even parsed
+                if thread_id is not None:
+                    subscriber = subscribers.get(thread_id)
+                    if subscriber is None:
+                        if not self._wants_unrouted_deltas():
+                            continue
+                    elif subscriber.skip_delta():
+                        continue
                 try:
                     message = decode(data)
                 except protocol.DecodeError as exc:

@@ -54,6 +54,31 @@ DELTA_METHODS = frozenset(
 )
 
 
+_DELTA_PREFIXES_TEXT = tuple('{"method":"' + m + '","params":{"threadId":"' for m in sorted(DELTA_METHODS))
+_DELTA_PREFIXES_BYTES = tuple(p.encode() for p in _DELTA_PREFIXES_TEXT)
+
+
+def peek_delta_thread(data: Union[bytes, str]) -> Optional[str]:
+    """The ``threadId`` of a delta notification, read without parsing the message.
+
+    Only the server's own layout is recognised (``{"method":"<delta>","params":
+    {"threadId":"…"``); anything else returns ``None`` and must go through
+    :func:`decode`. A quote cannot occur unescaped inside a JSON string, so
+    the id ends at the next ``"``.
+    """
+    if isinstance(data, bytes):
+        if not data.startswith(_DELTA_PREFIXES_BYTES):
+            return None
+        start = data.index(b'"threadId":"') + 12
+        end = data.find(b'"', start)
+        return data[start:end].decode("utf-8", "replace") if end > start else None
+    if not data.startswith(_DELTA_PREFIXES_TEXT):
+        return None
+    start = data.index('"threadId":"') + 12
+    end = data.find('"', start)
+    return data[start:end] if end > start else None
+
+
 class DecodeError(ValueError):
     """A line or frame is not a JSON-RPC message the client can use."""
 

@@ -123,6 +123,10 @@ class ServerRequestDispatcher:
 
         return unsubscribe
 
+    def has_listeners(self) -> bool:
+        """Whether any ``on_notification`` listener is registered (reader thread; no lock)."""
+        return bool(self._listeners)
+
     def notify_listeners(self, message: Notification) -> None:
         """On the reader: queue ``message`` for listeners that want it (never blocks)."""
         listeners = self._listeners

@@ -47,6 +47,7 @@ class TurnState:
         self.last_activity = time.monotonic()
         self.interrupt_requested = False
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
+        self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
         self._cond = threading.Condition(threading.Lock())
         self._on_finished = on_finished
 
@@ -82,6 +83,13 @@ class TurnState:
             self._cond.notify_all()
         if finished_now:
             self._on_finished(self)
+        return True
+
+    def skip_delta(self) -> bool:
+        """A delta for this thread: skip it unparsed unless a reader wants deltas."""
+        if self.wants_deltas:
+            return False
+        self.last_activity = time.monotonic()  # readers re-read it when their wait ends
         return True
 
     def set_turn_id(self, turn_id: str) -> None:

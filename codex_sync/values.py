@@ -127,8 +127,10 @@ class ChatResult:
 
     ``final_text`` is the last completed agentMessage (``completion_source`` is
     ``"item/completed"``) or, failing that, read back with ``thread/read``
-    (``"thread/read"``). ``raw_events`` are the turn's notifications (their
-    params), ``steps`` its completed items, ``usage`` its token usage.
+    (``"thread/read"``). ``raw_events`` are the turn's notifications (whole
+    messages; delta notifications only when ``on_delta`` was given, since
+    deltas nobody asked for are skipped unparsed), ``steps`` its completed
+    items, ``usage`` its token usage.
     """
 
     thread_id: str

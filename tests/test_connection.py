@@ -172,3 +172,28 @@ def test_close_from_another_thread_wakes_a_blocked_request() -> None:
         conn.request("never", {}, timeout=None)
     assert time.monotonic() - started < 3
     conn.close()  # twice is fine
+
+
+def test_deltas_nobody_reads_are_skipped_unparsed() -> None:
+    conn, transport, unrouted, _ = make()
+
+    class Skipping(Recorder):
+        skipped = 0
+
+        def skip_delta(self) -> bool:
+            self.skipped += 1
+            return True
+
+    skipping, reading = Skipping(), Recorder()
+    reading.skip_delta = lambda: False  # type: ignore[attr-defined]
+    conn.subscribe("A", skipping)
+    conn.subscribe("B", reading)
+    delta = '{"method":"item/agentMessage/delta","params":{"threadId":"%s","turnId":"U","itemId":"i","delta":"d"}}'
+    transport.feed(delta % "A", delta % "B", delta % "C", {"method": "done", "params": {}})
+    deadline = time.monotonic() + 5
+    while not unrouted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert skipping.skipped == 1 and skipping.delivered == []
+    assert [m.method for m in reading.delivered] == ["item/agentMessage/delta"]
+    assert [m.method for m in unrouted] == ["item/agentMessage/delta", "done"]  # default: listeners may want it
+    conn.close()

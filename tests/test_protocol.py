@@ -53,3 +53,14 @@ def test_error_mapping() -> None:
     assert isinstance(over, CodexOverloadedError) and over.code == -32001 and "thread/list" in str(over)
     other = p.error_from_reply(p.ErrorReply(1, -32600, "Not initialized", None))
     assert type(other) is CodexProtocolError and other.message == "Not initialized"
+
+
+def test_peek_delta_thread_reads_only_the_servers_layout() -> None:
+    line = b'{"method":"item/agentMessage/delta","params":{"threadId":"T-1","turnId":"U","itemId":"m","delta":"x"}}\n'
+    assert p.peek_delta_thread(line) == "T-1"
+    assert p.peek_delta_thread(line.decode()) == "T-1"
+    reasoning = '{"method":"item/reasoning/summaryTextDelta","params":{"threadId":"T2","delta":"\\"threadId\\":\\"no\\""}}'
+    assert p.peek_delta_thread(reasoning) == "T2"
+    for other in (b'{"method":"item/completed","params":{"threadId":"T"}}', b'{"params":{"threadId":"T"},"method":'
+                  b'"item/agentMessage/delta"}', b"garbage", b""):
+        assert p.peek_delta_thread(other) is None
