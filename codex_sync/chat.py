@@ -20,7 +20,7 @@ from .turns import TurnState
 from .values import CancelResult, ChatContinuation, ConversationStep, TextDelta, TokenUsage
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import CodexClient
+    from .conversation import ConversationMixin
 
 log = logging.getLogger("codex_sync.chat")
 
@@ -55,7 +55,7 @@ class ChatStream(Iterator[ConversationStep]):
 
     def __init__(
         self,
-        client: CodexClient,
+        client: ConversationMixin,
         state: TurnState,
         *,
         cursor: int,

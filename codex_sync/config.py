@@ -184,6 +184,17 @@ def turn_overrides_from(config: ThreadConfig) -> tuple[TurnOverrides, list[str]]
     return TurnOverrides(**carried), rest
 
 
+def check_timeout(value: Any, name: str) -> Optional[float]:
+    """Check a timeout argument: a positive number of seconds, or ``None`` for no limit."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+    if value <= 0:
+        raise ValueError(f"{name} must be positive (or None for no limit), not {value!r}")
+    return float(value)
+
+
 def check_config(value: Any, cls: type, name: str) -> None:
     """Raise :class:`TypeError` unless ``value`` is ``None`` or a ``cls``."""
     if value is not None and not isinstance(value, cls):
