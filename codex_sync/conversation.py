@@ -134,6 +134,7 @@ class ConversationMixin:
         overrides: Optional[TurnOverrides],
         extra: Dict[str, Any],
         handlers: Any = (None, None),
+        wants_deltas: bool = False,
     ) -> TurnState:
         pending = self._pending_overrides.pop(thread_id, None)
         if pending is not None:  # from set_thread_defaults: they stick once sent
@@ -143,17 +144,23 @@ class ConversationMixin:
         params["threadId"] = thread_id
         params["input"] = input_items
         try:
-            return self._run_turn_request(thread_id, protocol.TURN_START, params, handlers)
+            return self._run_turn_request(thread_id, protocol.TURN_START, params, handlers, wants_deltas)
         except BaseException:
             if pending is not None:
                 self._pending_overrides.setdefault(thread_id, pending)
             raise
 
     def _run_turn_request(
-        self, thread_id: str, method: str, params: Dict[str, Any], handlers: Any = (None, None)
+        self, thread_id: str, method: str, params: Dict[str, Any], handlers: Any = (None, None),
+        wants_deltas: bool = False,
     ) -> TurnState:
-        """Own the thread, send the request that starts a turn, and track that turn."""
+        """Own the thread, send the request that starts a turn, and track that turn.
+
+        ``wants_deltas`` must be known before the request goes out: deltas of
+        a turn nobody reads them for are skipped from its first message on.
+        """
         state = self._claim_thread(thread_id)
+        state.wants_deltas = wants_deltas
         if handlers[0] is not None or handlers[1] is not None:
             state.handlers = tuple(handlers)
 
@@ -309,7 +316,7 @@ class ConversationMixin:
         for name, handler in zip(("approval_handler", "user_input_handler"), handlers):
             if handler is not None and handler != MANUAL and not callable(handler):
                 raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
-        state = self._start_turn(thread, items, turn_overrides, extra, handlers)
+        state = self._start_turn(thread, items, turn_overrides, extra, handlers, on_delta is not None)
         return ChatStream(self, state, cursor=0, inactivity_timeout=idle, on_delta=on_delta, mode=mode)
 
     def _turn_for(self, continuation: ChatContinuation) -> TurnState:
@@ -527,5 +534,5 @@ class ConversationMixin:
         params: Dict[str, Any] = {"threadId": thread, "target": dict(target)}
         if delivery is not None:
             params["delivery"] = delivery
-        state = self._run_turn_request(thread, "review/start", params)
+        state = self._run_turn_request(thread, "review/start", params, wants_deltas=on_delta is not None)
         return ChatStream(self, state, cursor=0, inactivity_timeout=idle, on_delta=on_delta, mode="chat")
