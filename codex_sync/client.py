@@ -323,7 +323,7 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
         """
         if not isinstance(method, str) or not method:
             raise TypeError(f"method must be a non-empty string, not {method!r}")
-        if params is not None and not isinstance(params, Mapping):
+        if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
         wait = self.request_timeout if timeout is UNSET else check_timeout(timeout, "timeout")
         if self._initialize_result is None:

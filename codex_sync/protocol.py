@@ -213,8 +213,7 @@ def decode(data: Union[bytes, str]) -> Message:
     raise DecodeError("message with an id has neither result nor error")
 
 
-def _dumps(obj: JsonDict) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, reused
 
 
 def encode_request(request_id: RequestId, method: str, params: Optional[JsonDict]) -> str:
