@@ -88,11 +88,23 @@ class ConversationMixin:
         return thread_id
 
     # -- turns --------------------------------------------------------------
-    def _claim_thread(self, thread_id: str) -> TurnState:
-        """Wait until no turn of ours runs on ``thread_id``, then own it."""
+    def _claim_thread(self, thread_id: str, idle_limit: Optional[float] = None) -> TurnState:
+        """Wait until no turn of ours runs on ``thread_id``, then own it.
+
+        With ``idle_limit``, give up (:class:`CodexTimeoutError`) once the busy
+        turn has been silent that long: it may be one a caller abandoned.
+        """
         with self._turn_lock:
             while thread_id in self._active_by_thread:
                 self._conn.check_alive()
+                busy = self._active_by_thread[thread_id]
+                silent = time.monotonic() - busy.last_activity
+                if idle_limit is not None and silent > idle_limit:
+                    raise CodexTimeoutError(
+                        f"thread {thread_id} is busy with turn {busy.turn_id}, silent for {silent:.1f}s; "
+                        "cancel it with client.cancel(<its continuation>) or "
+                        f"client.interrupt_turn({busy.turn_id!r}, thread_id={thread_id!r})"
+                    )
                 self._turn_lock.wait(0.25)
             state = TurnState(thread_id, self._turn_finished)
             self._active_by_thread[thread_id] = state
@@ -135,6 +147,7 @@ class ConversationMixin:
         extra: Dict[str, Any],
         handlers: Any = (None, None),
         wants_deltas: bool = False,
+        idle_limit: Optional[float] = None,
     ) -> TurnState:
         pending = self._pending_overrides.pop(thread_id, None)
         if pending is not None:  # from set_thread_defaults: they stick once sent
@@ -144,7 +157,9 @@ class ConversationMixin:
         params["threadId"] = thread_id
         params["input"] = input_items
         try:
-            return self._run_turn_request(thread_id, protocol.TURN_START, params, handlers, wants_deltas)
+            return self._run_turn_request(
+                thread_id, protocol.TURN_START, params, handlers, wants_deltas, idle_limit
+            )
         except BaseException:
             if pending is not None:
                 self._pending_overrides.setdefault(thread_id, pending)
@@ -153,13 +168,14 @@ class ConversationMixin:
     def _run_turn_request(
         self, thread_id: str, method: str, params: Dict[str, Any], handlers: Any = (None, None),
         wants_deltas: bool = False,
+        idle_limit: Optional[float] = None,
     ) -> TurnState:
         """Own the thread, send the request that starts a turn, and track that turn.
 
         ``wants_deltas`` must be known before the request goes out: deltas of
         a turn nobody reads them for are skipped from its first message on.
         """
-        state = self._claim_thread(thread_id)
+        state = self._claim_thread(thread_id, idle_limit)
         state.wants_deltas = wants_deltas
         if handlers[0] is not None or handlers[1] is not None:
             state.handlers = tuple(handlers)
@@ -316,7 +332,7 @@ class ConversationMixin:
         for name, handler in zip(("approval_handler", "user_input_handler"), handlers):
             if handler is not None and handler != MANUAL and not callable(handler):
                 raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
-        state = self._start_turn(thread, items, turn_overrides, extra, handlers, on_delta is not None)
+        state = self._start_turn(thread, items, turn_overrides, extra, handlers, on_delta is not None, idle)
         return ChatStream(self, state, cursor=0, inactivity_timeout=idle, on_delta=on_delta, mode=mode)
 
     def _turn_for(self, continuation: ChatContinuation) -> TurnState:

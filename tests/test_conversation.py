@@ -13,6 +13,7 @@ import pytest
 from codex_sync import (
     ChatContinuation,
     CodexClient,
+    CodexTimeoutError,
     CodexTurnFailedError,
     CodexTurnInactiveError,
     CodexTurnInterruptedError,
@@ -269,3 +270,17 @@ def test_review(codex_client: CodexClient, scripted_model: ScriptedModel) -> Non
     steps = list(codex_client.start_review(thread_id=thread_id, target={"type": "custom", "instructions": "check"}))
     types = [s.step_type for s in steps]
     assert "enteredReviewMode" in types and "exitedReviewMode" in types
+
+
+def test_a_thread_busy_with_an_abandoned_turn_times_out_instead_of_hanging(
+    codex_client: CodexClient, scripted_model: ScriptedModel
+) -> None:
+    scripted_model.on("hang please", hang(30))
+    with pytest.raises(CodexTurnInactiveError) as info:
+        codex_client.chat_once("hang please", inactivity_timeout=0.5)  # then abandoned
+    started = time.monotonic()
+    with pytest.raises(CodexTimeoutError, match="busy with turn"):
+        codex_client.chat_once("next", thread_id=info.value.continuation.thread_id, inactivity_timeout=0.5)
+    assert time.monotonic() - started < 3
+    codex_client.cancel(info.value.continuation)
+    assert codex_client.chat_once("next", thread_id=info.value.continuation.thread_id).final_text == "echo: next"
