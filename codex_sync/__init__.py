@@ -37,7 +37,7 @@ from .errors import (
     CodexTurnInactiveError,
     CodexTurnInterruptedError,
 )
-from .process import per_process_client
+from .process import PerProcessClient, per_process_client
 from .thread import ThreadHandle
 from .values import (
     CancelResult,
@@ -53,6 +53,7 @@ __all__ = [
     "__version__",
     "CodexClient",
     "per_process_client",
+    "PerProcessClient",
     "ChatStream",
     "ThreadHandle",
     "ThreadConfig",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
@@ -46,7 +47,7 @@ ATTESTATION = "attestation/generate"
 LEGACY_PATCH_APPROVAL = "applyPatchApproval"
 LEGACY_EXEC_APPROVAL = "execCommandApproval"
 
-_warned_default_decline = False
+_warned_clients: weakref.WeakSet[Any] = weakref.WeakSet()
 _warn_lock = threading.Lock()
 
 
@@ -294,12 +295,11 @@ def make_request_view(client: CodexClient, message: ServerRequest) -> ServerRequ
 
 
 def default_answer(view: ServerRequestView) -> None:
-    """What the client answers when nobody handles ``view``."""
-    global _warned_default_decline
+    """What the client answers when nobody handles ``view`` (one warning per client)."""
     if isinstance(view, ApprovalRequest):
         with _warn_lock:
-            first = not _warned_default_decline
-            _warned_default_decline = True
+            first = view._client not in _warned_clients
+            _warned_clients.add(view._client)
         if first:
             log.warning(
                 "declined %s (%s): codex_sync declines approvals by default. To allow them, pass "

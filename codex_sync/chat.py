@@ -276,7 +276,7 @@ class ChatStream(Iterator[ConversationStep]):
     def close(self) -> None:
         """Stop reading: if the turn still runs and no continuation owns it, interrupt it.
 
-        Blocks until the turn ends (bounded by the client's request timeout).
+        Blocks until the turn ends, at most ``STOP_DRAIN_SECONDS`` (10 s).
         Idempotent; any thread.
         """
         if self._done or self._detached:

@@ -276,8 +276,10 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
             merged["capabilities"].setdefault("experimentalApi", True)
         if self.client_info and params is None:
             merged["clientInfo"] = dict(self.client_info)
-        self._ready()
-        with self._init_lock:
+        self._check_pid()
+        if self._state != "open":
+            self.start()
+        with self._init_lock:  # a server that already died of the start-up race is retried below
             if self._initialize_result is None:
                 wait = self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
                 for attempt in range(STARTUP_RACE_RETRIES + 1):

@@ -18,7 +18,7 @@ def text(value: str) -> InputItem:
 
 
 def image_url(url: str, detail: Union[str, None] = None) -> InputItem:
-    """An image the server downloads from ``url``."""
+    """An image given by URL. Today's server accepts only ``data:`` URLs (base64-inlined images)."""
     item: InputItem = {"type": "image", "url": url}
     if detail is not None:
         item["detail"] = detail

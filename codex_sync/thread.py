@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 
-from .config import UNSET, ThreadConfig, TurnOverrides
+from .config import UNSET, ThreadConfig, TurnOverrides, turn_overrides_from
 from .inputs import InputArg
+from .thread_ops import FORK_KEEPS_PARENTS
 from .values import ChatContinuation, ChatResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,13 +91,24 @@ class ThreadHandle:
         )
 
     def update_defaults(self, overrides: ThreadConfig) -> None:
-        """Apply new thread settings for the next turns (``thread/resume``) and remember them."""
+        """Apply new thread settings for the next turns and remember those that apply.
+
+        See :meth:`CodexClient.set_thread_defaults`: on a loaded thread only
+        the settings a turn can carry change; ``defaults`` records just those.
+        """
+        loaded = self.thread_id in self.client._loaded_threads
         self.client.set_thread_defaults(self.thread_id, overrides)
+        if loaded:
+            _, ignored = turn_overrides_from(overrides)
+            overrides = replace(overrides, **{name: UNSET for name in ignored})
         self.defaults = self.defaults.merged(overrides)
 
     def fork(self, overrides: Optional[ThreadConfig] = None, **handlers: Any) -> ThreadHandle:
         """A new thread with this one's history and ``defaults`` merged with ``overrides``."""
-        return self.client.fork_thread(self.thread_id, self.defaults.merged(overrides), **handlers)
+        forked = self.client.fork_thread(self.thread_id, self.defaults.merged(overrides), **handlers)
+        kept = {name: getattr(self.defaults, name) for name in FORK_KEEPS_PARENTS}
+        forked.defaults = replace(forked.defaults, **kept)
+        return forked
 
     def read(self, include_turns: bool = True) -> Dict[str, Any]:
         """``thread/read`` of this thread."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Dict, Optional, Set, cast
 
 from .config import (
     THREAD_FORK_KEYS,
     THREAD_RESUME_KEYS,
     THREAD_START_KEYS,
+    UNSET,
     ThreadConfig,
     TurnOverrides,
     check_config,
@@ -29,6 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .turns import TurnState
 
 log = logging.getLogger("codex_sync")
+
+# Settings a fork takes from its parent's history, whatever thread/fork says (codex 0.163).
+FORK_KEEPS_PARENTS = ("base_instructions", "developer_instructions")
 
 
 def _thread_id(value: Any, name: str = "thread_id") -> str:
@@ -112,31 +117,41 @@ class ThreadOpsMixin:
         result = self._thread_call("thread/fork", params)
         new_id = str(result["thread"]["id"])
         self._loaded_threads.add(new_id)
+        kept = [name for name in FORK_KEEPS_PARENTS if getattr(config, name) is not UNSET]
+        if kept:
+            log.warning("thread/fork keeps the parent's %s (today's server ignores new ones)", ", ".join(kept))
+            config = replace(config, **{name: UNSET for name in kept})
         return ThreadHandle(cast("CodexClient", self), new_id, config, info=result, **handlers)
 
     def set_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> Dict[str, Any]:
-        """Apply thread-level settings between turns; returns the ``thread/resume`` result.
+        """Apply thread-level settings between turns.
 
-        Today's server ignores new settings in ``thread/resume`` for a thread
-        it already has loaded, so the settings ``turn/start`` can carry
-        (``model``, ``cwd``, ``approval_policy``, ``approvals_reviewer``,
-        ``sandbox``, ``service_tier``, ``personality``) are also sent with this
-        client's next turn on the thread, where they stick. Instructions and
-        the rest are fixed once a thread has history (a fork keeps them too):
-        a warning says so; start a new thread to change them.
+        For a thread this client has not loaded, ``thread/resume`` loads it
+        with the settings and its result is returned. For a loaded thread,
+        today's server ignores new settings in ``thread/resume`` (and fails it
+        before the first turn), so none is sent: the settings ``turn/start``
+        can carry (``model``, ``cwd``, ``approval_policy``,
+        ``approvals_reviewer``, ``sandbox``, ``service_tier``, ``personality``)
+        go with this client's next turn on the thread, where they stick, and
+        ``{}`` is returned. Instructions and the rest are fixed once a thread
+        has history (a fork keeps them too): a warning names them; start a
+        new thread to change them.
         """
         if not isinstance(overrides, ThreadConfig):
             raise TypeError(f"overrides must be a ThreadConfig, not {type(overrides).__name__}")
-        was_loaded = thread_id in self._loaded_threads
-        params = overrides.to_params(THREAD_RESUME_KEYS)
-        params.update(threadId=_thread_id(thread_id), excludeTurns=True)
-        result: Dict[str, Any] = self._thread_call("thread/resume", params)
-        self._loaded_threads.add(thread_id)
+        _thread_id(thread_id)
+        result: Dict[str, Any] = {}
+        if thread_id not in self._loaded_threads:
+            params = overrides.to_params(THREAD_RESUME_KEYS)
+            params.update(threadId=thread_id, excludeTurns=True)
+            result = self._thread_call("thread/resume", params)
+            self._loaded_threads.add(thread_id)
+            return result
         turn_level, ignored = turn_overrides_from(overrides)
         if not turn_level.is_empty():
             pending = self._pending_overrides.get(thread_id, TurnOverrides())
             self._pending_overrides[thread_id] = pending.merged(turn_level)
-        if was_loaded and ignored:
+        if ignored:
             log.warning(
                 "thread %s is loaded: the server keeps its %s; start a new thread to change them",
                 thread_id, ", ".join(ignored),

@@ -18,6 +18,8 @@ thing no real server does on purpose:
 - ``unknown_request``: mid-turn, sends a server request of an unknown method
   and puts the client's error code into the answer text.
 - ``no_item_completed``: the agentMessage never completes; thread/read has it.
+- ``startup_race FILE``: the first run (no FILE yet) dies at once the way codex
+  0.163 does when two servers initialize one CODEX_HOME; later runs are normal.
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ def run_turn(turn_id: str, text: str) -> None:
 
 def main() -> None:
     global _turns, _overloads, _last_text
+    if MODE == "startup_race":
+        import os
+
+        if not os.path.exists(ARG):
+            open(ARG, "w").close()
+            sys.stderr.write("Error: failed to initialize sqlite state runtime under /x: database is locked\n")
+            sys.exit(1)
     while True:
         msg = read_message()
         method, msg_id = msg.get("method"), msg.get("id")

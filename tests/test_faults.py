@@ -103,3 +103,24 @@ def test_final_text_falls_back_to_thread_read() -> None:
         result = client.chat_once("hi")
     assert result.final_text == "answer from thread/read"
     assert result.completion_source == "thread/read"
+
+
+@pytest.mark.parametrize("wait_first", [False, True], ids=["dies-during-initialize", "died-before-initialize"])
+def test_losing_the_codex_home_start_up_race_is_retried(tmp_path: Path, wait_first: bool) -> None:
+    marker = tmp_path / "raced"
+    client = stand_in("startup_race", str(marker)).start()
+    if wait_first:
+        time.sleep(0.5)  # the first server is already dead when initialize runs
+    try:
+        assert client.chat_once("hi").final_text == "stand-in answer"
+        assert marker.exists()
+    finally:
+        client.close()
+
+
+def test_other_start_up_deaths_are_not_retried() -> None:
+    client = stand_in("crash_on", "initialize").start()
+    with pytest.raises(CodexTransportError) as info:
+        client.initialize()
+    assert info.value.exit_code == 4
+    client.close()

@@ -43,6 +43,22 @@ def test_thread_config_reaches_the_model(codex_client: CodexClient, scripted_mod
     assert scripted_model.requests[-1].model == "mock-model-3"
 
 
+def test_update_defaults_before_the_first_turn_and_fork_warnings(
+    codex_client: CodexClient, scripted_model: ScriptedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    thread = codex_client.start_thread(ThreadConfig(developer_instructions="Original."))
+    thread.update_defaults(ThreadConfig(model="model-before-first-turn", developer_instructions="Ignored."))
+    assert "developer_instructions" in caplog.text  # the warning names what the server keeps
+    assert thread.defaults.model == "model-before-first-turn"
+    assert thread.defaults.developer_instructions == "Original."
+    thread.chat_once("first")
+    assert scripted_model.requests[-1].model == "model-before-first-turn"
+    caplog.clear()
+    forked = thread.fork(ThreadConfig(developer_instructions="Also ignored."))
+    assert "keeps the parent's developer_instructions" in caplog.text
+    assert forked.defaults.developer_instructions == "Original."
+
+
 def test_unset_omits_and_none_sends_null() -> None:
     config = ThreadConfig(model="m", developer_instructions=None)
     assert config.to_params() == {"model": "m", "developerInstructions": None}
