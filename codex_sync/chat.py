@@ -155,7 +155,7 @@ class ChatStream(Iterator[ConversationStep]):
             while self._cursor < len(events):
                 message = events[self._cursor]
                 self._cursor += 1
-                step = self._process(message)
+                step = self._process(message, self._cursor - 1)
                 if step is not None:
                     return step
             if state.finished:
@@ -175,7 +175,7 @@ class ChatStream(Iterator[ConversationStep]):
             return None
         return max(self._state.last_activity, self._opened_at) + self._inactivity_timeout
 
-    def _process(self, message: Notification) -> Optional[ConversationStep]:
+    def _process(self, message: Notification, index: int) -> Optional[ConversationStep]:
         state = self._state
         turn_id = message.turn_id
         if turn_id is not None and state.turn_id is not None and turn_id != state.turn_id:
@@ -194,12 +194,11 @@ class ChatStream(Iterator[ConversationStep]):
             self.steps.append(step)
             return step
         if method in _DELTA_KINDS:
-            if self._on_delta is not None:
+            if self._on_delta is not None and index >= state.deltas_delivered:
+                state.deltas_delivered = index + 1  # never the same delta twice, even on resume
                 delta = params.get("delta")
                 if isinstance(delta, str):
-                    self._on_delta(
-                        TextDelta(_DELTA_KINDS[method], params.get("itemId"), delta, method)
-                    )
+                    self._on_delta(TextDelta(_DELTA_KINDS[method], params.get("itemId"), delta, method))
             return None
         if method == protocol.TOKEN_USAGE_UPDATED:
             usage = params.get("tokenUsage")

@@ -48,6 +48,8 @@ class TurnState:
         self.interrupt_requested = False
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
         self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
+        self.deltas_delivered = 0  # events before this index had their deltas passed to on_delta
+        self._waiting = 0  # readers blocked in wait_beyond/wait_finished: notify only then
         self._cond = threading.Condition(threading.Lock())
         self._on_finished = on_finished
 
@@ -80,7 +82,8 @@ class TurnState:
                 self.error = error if isinstance(error, dict) else self.error
                 self.finished = finished_now = True
                 self.finished_at = time.monotonic()
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
         if finished_now:
             self._on_finished(self)
         return True
@@ -146,7 +149,7 @@ class TurnState:
                     remaining = min(remaining, deadline - time.monotonic())
                     if remaining <= 0:
                         return False
-                self._cond.wait(remaining)
+                self._wait(remaining)
             return True
 
     def wait_finished(self, deadline: Optional[float]) -> bool:
@@ -158,5 +161,13 @@ class TurnState:
                     remaining = min(remaining, deadline - time.monotonic())
                     if remaining <= 0:
                         return False
-                self._cond.wait(remaining)
+                self._wait(remaining)
             return True
+
+    def _wait(self, seconds: float) -> None:
+        """``Condition.wait`` (lock held), counted so the reader knows to notify."""
+        self._waiting += 1
+        try:
+            self._cond.wait(seconds)
+        finally:
+            self._waiting -= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 JsonDict = Dict[str, Any]
 
@@ -169,12 +169,12 @@ class CancelResult:
 
 
 
-@dataclass(frozen=True)
-class TextDelta:
+class TextDelta(NamedTuple):
     """A piece of live text, passed to ``on_delta`` callbacks in the caller's thread.
 
     ``kind`` is the step type the text belongs to (``codex``, ``thinking``,
     ``exec``, ``file`` or ``plan``); ``method`` the notification it came from.
+    Each delta of a turn is passed once, even across continuations.
     """
 
     kind: str

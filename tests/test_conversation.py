@@ -284,3 +284,27 @@ def test_a_thread_busy_with_an_abandoned_turn_times_out_instead_of_hanging(
     assert time.monotonic() - started < 3
     codex_client.cancel(info.value.continuation)
     assert codex_client.chat_once("next", thread_id=info.value.continuation.thread_id).final_text == "echo: next"
+
+
+def test_each_delta_reaches_on_delta_once_across_chat_once_continuations(
+    codex_client: CodexClient, scripted_model: ScriptedModel
+) -> None:
+    scripted_model.on("stream slowly", text("one two three four", deltas=["one ", "two ", "three ", "four"],
+                                            delay=0.4))
+    live: List[str] = []
+    continuation = None
+    timeouts = 0
+    while True:
+        try:
+            if continuation is None:
+                result = codex_client.chat_once("stream slowly", inactivity_timeout=0.25,
+                                                on_delta=lambda d: live.append(d.delta))
+            else:
+                result = codex_client.chat_once(continuation=continuation, inactivity_timeout=0.25,
+                                                on_delta=lambda d: live.append(d.delta))
+            break
+        except CodexTurnInactiveError as exc:
+            timeouts += 1
+            continuation = exc.continuation
+    assert timeouts >= 2
+    assert "".join(live) == result.final_text == "one two three four"
