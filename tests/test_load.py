@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple
 import pytest
 
 from codex_sync import CodexClient
-from codex_sync.testing import AppServer
+from codex_sync.testing import AppServer, ScriptedModel
 
 pytestmark = pytest.mark.real_server
 
@@ -60,15 +60,17 @@ def _sample() -> Tuple[int, int, int]:
     return threading.active_count(), len(os.listdir("/proc/self/fd")), _rss_kib()
 
 
-def _soak(server: AppServer, seconds: float) -> None:
+def _soak(server: AppServer, model: ScriptedModel, seconds: float) -> None:
     with server.client() as client:
         _run_workers(client, 4, 3)  # warm up: caches, thread pools, first allocations
+        model.clear_requests()  # the fake model records every prompt: not the client's memory
         before = _sample()
         deadline = time.monotonic() + seconds
         rounds = 0
         while time.monotonic() < deadline:
             answers, errors = _run_workers(client, 4, 5)
             assert not errors and len(answers) == 20
+            model.clear_requests()
             rounds += 1
         after = _sample()
     print(f"\nsoak {seconds:.0f}s, {rounds * 20} turns: threads {before[0]}->{after[0]}, "
@@ -78,10 +80,10 @@ def _soak(server: AppServer, seconds: float) -> None:
     assert after[2] - before[2] < 30 * 1024  # KiB
 
 
-def test_short_soak_keeps_threads_fds_and_memory_flat(stdio_app_server: AppServer) -> None:
-    _soak(stdio_app_server, float(os.environ.get("CODEX_SYNC_SOAK_SECONDS", "15")))
+def test_short_soak_keeps_threads_fds_and_memory_flat(stdio_app_server: AppServer, scripted_model: ScriptedModel) -> None:
+    _soak(stdio_app_server, scripted_model, float(os.environ.get("CODEX_SYNC_SOAK_SECONDS", "15")))
 
 
 @pytest.mark.slow
-def test_two_minute_soak(stdio_app_server: AppServer) -> None:
-    _soak(stdio_app_server, 120.0)
+def test_two_minute_soak(stdio_app_server: AppServer, scripted_model: ScriptedModel) -> None:
+    _soak(stdio_app_server, scripted_model, 120.0)

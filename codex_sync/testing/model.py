@@ -467,6 +467,11 @@ class ScriptedModel:
         with self._lock:
             return list(self._requests)
 
+    def clear_requests(self) -> None:
+        """Forget the requests recorded so far (long tests: each holds a whole prompt)."""
+        with self._lock:
+            self._requests.clear()
+
     @property
     def errors(self) -> List[str]:
         """Errors met while serving (bad bodies, replies that raised), as strings."""

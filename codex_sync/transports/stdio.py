@@ -206,9 +206,10 @@ class StdioTransport(Transport):
         return data.decode("utf-8", errors="replace")
 
     def failure(self, reason: str) -> CodexTransportError:
-        return CodexTransportError(
-            reason, exit_code=self.exit_code(wait=0.5), stderr_tail=self.stderr_tail()
-        )
+        code = self.exit_code(wait=0.5)
+        if code is not None and self._stderr_thread is not None:
+            self._stderr_thread.join(timeout=0.5)  # its last words arrive after stdout's EOF
+        return CodexTransportError(reason, exit_code=code, stderr_tail=self.stderr_tail())
 
     def close(self) -> None:
         with self._close_lock:
