@@ -11,7 +11,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Callable, Dict, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from codex_sync import (
     ChatResult,
@@ -183,3 +183,35 @@ def main(run: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
         print("\n[interrupt] cancelled by the user", file=sys.stderr)
         status = 130
     sys.exit(status)
+
+
+def run_session(args: argparse.Namespace, label: str, default_prompts: List[str]) -> int:
+    """The chat_session_* examples: turns on one thread, printing answers and metadata."""
+    checkpoint = Checkpoints(args.quiet)
+    thread_id = None
+    with connect(args) as client:
+        checkpoint.connected(client, args)
+        for index, prompt in enumerate(args.prompts or default_prompts, start=1):
+            if not args.quiet:
+                print(f"\n[user:{index}] {prompt}", flush=True)
+            result = chat_once_resuming(
+                client,
+                prompt,
+                thread_id=thread_id,
+                user=args.user,
+                metadata={"example": label, "turn_index": index, "client": "codex_sync"},
+            )
+            if thread_id is None:
+                checkpoint(f"thread started: {result.thread_id}")
+            thread_id = result.thread_id
+            if args.quiet:
+                print(result.final_text, flush=True)
+                continue
+            print(f"[assistant:{index}] {result.final_text}")
+            print(
+                f"[meta] thread_id={result.thread_id} turn_id={result.turn_id}"
+                f" steps={len(result.steps)} events={len(result.raw_events)}",
+                flush=True,
+            )
+        checkpoint(f"session done: {thread_id}")
+    return 0

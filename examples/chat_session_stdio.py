@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 
-from _common import Checkpoints, chat_once_resuming, connect, main, make_parser
+from _common import main, make_parser, run_session
 
 DEFAULT_PROMPTS = [
     "I am testing a Python client for codex app-server.",
@@ -26,34 +26,7 @@ DEFAULT_PROMPTS = [
 
 
 def run(args: argparse.Namespace) -> int:
-    checkpoint = Checkpoints(args.quiet)
-    thread_id = None
-    with connect(args) as client:
-        checkpoint.connected(client, args)
-        for index, prompt in enumerate(args.prompts or DEFAULT_PROMPTS, start=1):
-            if not args.quiet:
-                print(f"\n[user:{index}] {prompt}", flush=True)
-            result = chat_once_resuming(
-                client,
-                prompt,
-                thread_id=thread_id,
-                user=args.user,
-                metadata={"example": "stdio", "turn_index": index, "client": "codex_sync"},
-            )
-            if thread_id is None:
-                checkpoint(f"thread started: {result.thread_id}")
-            thread_id = result.thread_id
-            if args.quiet:
-                print(result.final_text, flush=True)
-                continue
-            print(f"[assistant:{index}] {result.final_text}")
-            print(
-                f"[meta] thread_id={result.thread_id} turn_id={result.turn_id}"
-                f" steps={len(result.steps)} events={len(result.raw_events)}",
-                flush=True,
-            )
-        checkpoint(f"session done: {thread_id}")
-    return 0
+    return run_session(args, "stdio", DEFAULT_PROMPTS)
 
 
 def build_parser() -> argparse.ArgumentParser:
