@@ -132,3 +132,30 @@ def test_memory_stays_a_small_multiple_of_a_20_mb_message() -> None:
     ratio = float(proc.stdout.strip())
     print(f"\npeak RSS growth for a 20 MB line: {ratio:.2f}x the message")
     assert ratio < 5
+
+
+@pytest.mark.codex_app_server(approval_policy="on-request", sandbox_mode="workspace-write")
+def test_server_killed_mid_approval(stdio_app_server: AppServer, scripted_model: ScriptedModel, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import codex_sync
+
+    scripted_model.on("approve", exec_command(f"touch {tmp_path}/x", escalated=True, justification="j"), text("no"))
+    client = stdio_app_server.client().start()
+    stream = client.chat("approve this", approval_handler=codex_sync.MANUAL)
+    pending = None
+    for step in stream:
+        if step.step_type == "approval":
+            pending = step.request
+            break
+    assert pending is not None
+    os.kill(client._transport.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+    started = time.monotonic()
+    with pytest.raises(CodexTransportError):
+        for _ in stream:
+            pass
+    assert time.monotonic() - started < 3
+    with pytest.raises(CodexTransportError):
+        pending.approve()  # the answer has nowhere to go: said, not lost silently
+    client.close()
