@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set
 
 from . import protocol
-from .approvals import MANUAL
+from .approvals import MANUAL, default_answer
 from .chat import ChatStream, DeltaCallback
 from .config import (
     THREAD_RESUME_KEYS,
@@ -374,14 +374,20 @@ class ConversationMixin:
         ``continuation``), :class:`CodexTurnFailedError`,
         :class:`CodexTurnInterruptedError`, :class:`CodexEmptyAnswerError`
         (no answer text at all), :class:`CodexTransportError`. Ctrl-C
-        interrupts the turn, drains it and re-raises.
+        interrupts the turn, drains it and re-raises. A server request whose
+        handler is ``codex_sync.MANUAL`` gets the default answer here (with a
+        warning): answering by hand needs a ``chat()`` loop.
         """
         stream = self._chat(
             "chat_once", text, thread_id, user, metadata, thread_config, turn_overrides,
             inactivity_timeout, continuation, on_delta, (approval_handler, user_input_handler),
         )
-        for _ in stream:
-            pass
+        for step in stream:
+            if step.request is not None and not step.request.answered:
+                # MANUAL mode needs a chat() loop to answer in; chat_once has none.
+                log.warning("chat_once cannot show %s for a manual answer; answering with the "
+                            "default (use chat() for codex_sync.MANUAL)", step.request.method)
+                default_answer(step.request)
         final = stream.final_text
         source = "item/completed"
         if not final:

@@ -221,6 +221,17 @@ def test_manual_approval_from_the_chat_loop(
 
 
 @ON_REQUEST
+def test_manual_mode_in_chat_once_falls_back_to_the_default(
+    codex_client: CodexClient, scripted_model: ScriptedModel, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = tmp_path / "once.txt"
+    scripted_model.on("make file", _escalated(target), text("declined then"))
+    result = codex_client.chat_once("make file please", approval_handler=codex_sync.MANUAL, inactivity_timeout=20)
+    assert result.final_text == "declined then" and not target.exists()
+    assert "use chat() for codex_sync.MANUAL" in caplog.text
+
+
+@ON_REQUEST
 def test_unanswered_manual_approval_still_times_out_with_a_continuation(
     codex_client: CodexClient, scripted_model: ScriptedModel, tmp_path: Path
 ) -> None:
