@@ -23,83 +23,17 @@ away, the generator is closed and the turn interrupted.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-from typing import Any, Dict, Iterator, Optional
 
 from flask import Flask, Response, request
+from sse_steps import make_client, turn_events
 
-from codex_sync import (
-    CodexClient,
-    CodexError,
-    CodexTurnInactiveError,
-    ConversationStep,
-    per_process_client,
-)
+from codex_sync import per_process_client
 
 HEARTBEAT_SECONDS = 15.0
-
-
-def make_client() -> CodexClient:
-    """A new client for the server named by the environment (see the module docstring)."""
-    if os.environ.get("CODEX_APP_SERVER_WS_URL"):
-        return CodexClient.connect_websocket()
-    return CodexClient.connect_stdio()
-
 
 get_client = per_process_client(make_client)
 
 app = Flask(__name__)
-
-
-def step_json(step: ConversationStep) -> Dict[str, Any]:
-    """What the page needs of a step (``data`` holds the whole item; it stays on the server)."""
-    item = step.data.get("item") if isinstance(step.data, dict) else None
-    output = item.get("aggregatedOutput") if isinstance(item, dict) else None
-    return {
-        "step_type": step.step_type,
-        "item_type": step.item_type,
-        "text": step.text,
-        "output": output if isinstance(output, str) else None,
-        "item_id": step.item_id,
-        "thread_id": step.thread_id,
-        "turn_id": step.turn_id,
-    }
-
-
-def sse(data: Any, event: Optional[str] = None) -> str:
-    """One server-sent event (JSON never contains a raw newline)."""
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(data)}\n\n"
-
-
-def turn_events(prompt: str, thread_id: Optional[str]) -> Iterator[str]:
-    """The SSE stream of one turn; closing the generator interrupts the turn."""
-    try:
-        stream = get_client().chat(prompt, thread_id=thread_id, inactivity_timeout=HEARTBEAT_SECONDS)
-    except CodexError as exc:
-        yield sse({"error": f"{type(exc).__name__}: {exc}"}, "codex-error")
-        yield sse({"thread_id": thread_id, "turn_id": None, "steps": 0, "final_text": None}, "done")
-        return
-    yield sse({"thread_id": stream.thread_id, "turn_id": stream.turn_id}, "turn")
-    steps = 0
-    final = None
-    try:
-        while True:
-            try:
-                with stream:  # leaving early (browser gone) interrupts the turn
-                    for step in stream:
-                        steps += 1
-                        if step.step_type == "codex":
-                            final = step.text
-                        yield sse(step_json(step))
-                break
-            except CodexTurnInactiveError as exc:  # quiet, still running: keep the connection alive
-                yield ": still working\n\n"
-                stream = get_client().chat(continuation=exc.continuation)
-    except CodexError as exc:
-        yield sse({"error": f"{type(exc).__name__}: {exc}"}, "codex-error")
-    yield sse({"thread_id": stream.thread_id, "turn_id": stream.turn_id, "steps": steps, "final_text": final}, "done")
 
 
 @app.get("/stream")
@@ -109,7 +43,7 @@ def stream_view() -> Response:
         return Response("prompt is required\n", status=400, mimetype="text/plain")
     thread_id = request.args.get("thread_id") or None
     return Response(
-        turn_events(prompt, thread_id),
+        turn_events(get_client, prompt, thread_id, HEARTBEAT_SECONDS),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

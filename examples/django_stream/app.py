@@ -20,10 +20,8 @@ and the view in an app's ``views.py``.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any, Dict, Iterator, Optional
 
 import django
 from django.conf import settings
@@ -44,72 +42,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, Strea
 from django.urls import path  # noqa: E402
 from django.views.decorators.http import require_GET  # noqa: E402
 
-from codex_sync import (  # noqa: E402
-    CodexClient,
-    CodexError,
-    CodexTurnInactiveError,
-    ConversationStep,
-    per_process_client,
-)
+from codex_sync import per_process_client  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # examples/: sse_steps
+from sse_steps import make_client, turn_events  # noqa: E402
 
 HEARTBEAT_SECONDS = 15.0
 
-
-def make_client() -> CodexClient:
-    """A new client for the server named by the environment."""
-    if os.environ.get("CODEX_APP_SERVER_WS_URL"):
-        return CodexClient.connect_websocket()
-    return CodexClient.connect_stdio()
-
-
 get_client = per_process_client(make_client)
-
-
-def step_json(step: ConversationStep) -> Dict[str, Any]:
-    item = step.data.get("item") if isinstance(step.data, dict) else None
-    output = item.get("aggregatedOutput") if isinstance(item, dict) else None
-    return {
-        "step_type": step.step_type,
-        "item_type": step.item_type,
-        "text": step.text,
-        "output": output if isinstance(output, str) else None,
-        "item_id": step.item_id,
-        "thread_id": step.thread_id,
-        "turn_id": step.turn_id,
-    }
-
-
-def sse(data: Any, event: Optional[str] = None) -> str:
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {json.dumps(data)}\n\n"
-
-
-def turn_events(prompt: str, thread_id: Optional[str]) -> Iterator[str]:
-    """The SSE stream of one turn; Django closes it if the client goes away, interrupting the turn."""
-    try:
-        stream = get_client().chat(prompt, thread_id=thread_id, inactivity_timeout=HEARTBEAT_SECONDS)
-    except CodexError as exc:
-        yield sse({"error": f"{type(exc).__name__}: {exc}"}, "codex-error")
-        yield sse({"thread_id": thread_id, "turn_id": None, "steps": 0, "final_text": None}, "done")
-        return
-    yield sse({"thread_id": stream.thread_id, "turn_id": stream.turn_id}, "turn")
-    steps, final = 0, None
-    try:
-        while True:
-            try:
-                with stream:
-                    for step in stream:
-                        steps += 1
-                        if step.step_type == "codex":
-                            final = step.text
-                        yield sse(step_json(step))
-                break
-            except CodexTurnInactiveError as exc:  # still running, just quiet: heartbeat, then resume
-                yield ": still working\n\n"
-                stream = get_client().chat(continuation=exc.continuation)
-    except CodexError as exc:
-        yield sse({"error": f"{type(exc).__name__}: {exc}"}, "codex-error")
-    yield sse({"thread_id": stream.thread_id, "turn_id": stream.turn_id, "steps": steps, "final_text": final}, "done")
 
 
 @require_GET
@@ -118,7 +58,7 @@ def stream_view(request: HttpRequest) -> HttpResponse:
     if not prompt:
         return HttpResponseBadRequest("prompt is required\n", content_type="text/plain")
     response = StreamingHttpResponse(
-        turn_events(prompt, request.GET.get("thread_id") or None), content_type="text/event-stream"
+        turn_events(get_client, prompt, request.GET.get("thread_id") or None, HEARTBEAT_SECONDS), content_type="text/event-stream"
     )
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
