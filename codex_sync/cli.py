@@ -16,7 +16,7 @@ def _add_connection_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transport", choices=["stdio", "websocket"], default="stdio")
     parser.add_argument("--cmd", help="app-server command for stdio (default: $CODEX_APP_SERVER_CMD or `codex app-server`)")
     parser.add_argument("--url", help="websocket URL (default: $CODEX_APP_SERVER_WS_URL or ws://127.0.0.1:8765)")
-    parser.add_argument("--token", help="websocket bearer token (default: $CODEX_APP_SERVER_TOKEN)")
+    parser.add_argument("--token", help="websocket bearer token (default: $CODEX_APP_SERVER_TOKEN); write --token=VALUE if it starts with -")
     parser.add_argument("--inactivity-timeout", type=float, default=None, help="seconds of silence before resuming")
 
 

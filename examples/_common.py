@@ -53,7 +53,7 @@ def make_parser(
         parser.add_argument(
             "--url", help=f"websocket URL (default: $CODEX_APP_SERVER_WS_URL, else {DEFAULT_WS_URL})"
         )
-        parser.add_argument("--token", help="websocket bearer token (default: $CODEX_APP_SERVER_TOKEN)")
+        parser.add_argument("--token", help="websocket bearer token (default: $CODEX_APP_SERVER_TOKEN); write --token=VALUE if it starts with -")
     if inactivity_timeout is not None:
         parser.add_argument(
             "--inactivity-timeout",

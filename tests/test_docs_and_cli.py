@@ -52,7 +52,7 @@ def test_cli_chat_over_both_transports(scripted_model: ScriptedModel, app_server
     if app_server.transport == "stdio":
         args = ["--cmd", shlex.join(app_server.command)]
     else:
-        args = ["--transport", "websocket", "--url", app_server.url, "--token", app_server.token]
+        args = ["--transport", "websocket", f"--url={app_server.url}", f"--token={app_server.token}"]
     proc = _run_cli(["chat", "first prompt", "second prompt", *args], app_server.env)
     assert proc.returncode == 0, proc.stderr
     assert "=== echo: first prompt" in proc.stdout and "=== echo: second prompt" in proc.stdout

@@ -333,7 +333,7 @@ class AppServer:
 
     def _start_websocket(self) -> None:
         assert self._root is not None and self._env is not None and self._command is not None
-        token = secrets.token_urlsafe(32)
+        token = secrets.token_hex(32)  # hex: never starts with "-", safe on command lines
         token_file = self._root / "ws-token"
         token_file.write_text(token + "\n", encoding="utf-8")
         token_file.chmod(0o600)
