@@ -156,6 +156,7 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
         self._turn_lock = threading.Condition(threading.Lock())
         self._active_by_thread: Dict[str, TurnState] = {}
         self._turns: Dict[str, TurnState] = {}
+        self._last_prune = time.monotonic()
         self._loaded_threads: set[str] = set()
         self._pending_overrides: Dict[str, TurnOverrides] = {}
 

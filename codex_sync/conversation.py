@@ -46,6 +46,7 @@ log = logging.getLogger("codex_sync")
 # A completed turn nobody reads any more is kept this long, and at most this many.
 RETAINED_TURN_SECONDS = 600.0
 RETAINED_TURN_LIMIT = 64
+PRUNE_EVERY_SECONDS = 60.0
 # Ctrl-C and early exit wait this long at most for the interrupted turn to end.
 STOP_DRAIN_SECONDS = 10.0
 
@@ -61,6 +62,7 @@ class ConversationMixin:
         _turn_lock: threading.Condition
         _active_by_thread: Dict[str, TurnState]
         _turns: Dict[str, TurnState]
+        _last_prune: float
         _loaded_threads: Set[str]
         _pending_overrides: Dict[str, TurnOverrides]
 
@@ -120,13 +122,15 @@ class ConversationMixin:
             self._turn_lock.notify_all()
 
     def _register_turn(self, state: TurnState) -> None:
+        """Remember a started turn (for continuations); drop old unread ones now and then."""
         now = time.monotonic()
         with self._turn_lock:
             assert state.turn_id is not None
             self._turns[state.turn_id] = state
-            finished = [
-                s for s in self._turns.values() if s.finished and s.finished_at is not None
-            ]
+            if len(self._turns) <= RETAINED_TURN_LIMIT and now - self._last_prune < PRUNE_EVERY_SECONDS:
+                return  # nothing can be over the limit, and the age check ran recently
+            self._last_prune = now
+            finished = [s for s in self._turns.values() if s.finished and s.finished_at is not None]
             stale = [s for s in finished if now - (s.finished_at or now) > RETAINED_TURN_SECONDS]
             finished.sort(key=lambda s: s.finished_at or 0.0)
             stale += finished[: max(0, len(finished) - RETAINED_TURN_LIMIT)]

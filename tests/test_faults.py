@@ -124,3 +124,20 @@ def test_other_start_up_deaths_are_not_retried() -> None:
         client.initialize()
     assert info.value.exit_code == 4
     client.close()
+
+
+def test_unread_completed_turns_are_retained_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codex_sync import conversation
+
+    monkeypatch.setattr(conversation, "RETAINED_TURN_LIMIT", 2)
+    with stand_in("normal") as client:
+        continuations = []
+        for n in range(4):
+            stream = client.chat(f"turn {n}")  # started, never read: as if abandoned after a timeout
+            stream._detached = True  # what CodexTurnInactiveError does: the continuation owns the turn
+            assert stream._state.wait_finished(time.monotonic() + 5)
+            continuations.append(stream.continuation)
+            del stream
+        with pytest.raises(ValueError, match="expired"):
+            client.chat_once(continuation=continuations[0])
+        assert client.chat_once(continuation=continuations[-1]).final_text == "stand-in answer"
