@@ -289,6 +289,12 @@ _VIEW_TYPES = {
 _KNOWN_WITHOUT_HANDLER = {DYNAMIC_TOOL_CALL, AUTH_REFRESH, ATTESTATION}
 
 
+def check_handler(value: Any, name: str) -> None:
+    """Raise :class:`TypeError` unless ``value`` is a callable, :data:`MANUAL` or ``None``."""
+    if value is not None and value != MANUAL and not callable(value):
+        raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
+
+
 def make_request_view(client: CodexClient, message: ServerRequest) -> ServerRequestView:
     """The typed object for a server request."""
     return _VIEW_TYPES.get(message.method, ServerRequestView)(client, message)

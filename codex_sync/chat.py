@@ -26,15 +26,6 @@ log = logging.getLogger("codex_sync.chat")
 
 DeltaCallback = Callable[[TextDelta], None]
 
-_DELTA_KINDS = {
-    "item/agentMessage/delta": "codex",
-    "item/reasoning/summaryTextDelta": "thinking",
-    "item/reasoning/textDelta": "thinking",
-    "item/commandExecution/outputDelta": "exec",
-    "item/fileChange/outputDelta": "file",
-    "item/plan/delta": "plan",
-}
-
 
 class ChatStream(Iterator[ConversationStep]):
     """The completed steps of one running turn, in order, as they arrive.
@@ -193,12 +184,12 @@ class ChatStream(Iterator[ConversationStep]):
                 self.assistant_item_id = step.item_id
             self.steps.append(step)
             return step
-        if method in _DELTA_KINDS:
+        if method in protocol.DELTA_KINDS:
             if self._on_delta is not None and index >= state.deltas_delivered:
                 state.deltas_delivered = index + 1  # never the same delta twice, even on resume
                 delta = params.get("delta")
                 if isinstance(delta, str):
-                    self._on_delta(TextDelta(_DELTA_KINDS[method], params.get("itemId"), delta, method))
+                    self._on_delta(TextDelta(protocol.DELTA_KINDS[method], params.get("itemId"), delta, method))
             return None
         if method == protocol.TOKEN_USAGE_UPDATED:
             usage = params.get("tokenUsage")

@@ -142,12 +142,7 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
         self._requests = ServerRequestDispatcher(
             self, approval_handler=approval_handler, user_input_handler=user_input_handler
         )
-        self._conn = Connection(
-            transport,
-            on_server_request=self._requests.dispatch,
-            on_unrouted=self._on_unrouted,
-            wants_unrouted_deltas=self._requests.has_listeners,
-        )
+        self._conn = self._new_connection()
         self._state = "unopened"
         self._pid = os.getpid()
         self._start_lock = threading.Lock()
@@ -309,11 +304,17 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
             raise CodexTransportError("the app-server exited during start-up")
         self._conn.close()
         self._transport = fresh()
-        self._conn = Connection(
-            self._transport, on_server_request=self._requests.dispatch, on_unrouted=self._on_unrouted,
+        self._conn = self._new_connection()
+        self._conn.start()
+
+    def _new_connection(self) -> Connection:
+        """A connection over the current transport, wired to this client's dispatcher."""
+        return Connection(
+            self._transport,
+            on_server_request=self._requests.dispatch,
+            on_unrouted=self._on_unrouted,
             wants_unrouted_deltas=self._requests.has_listeners,
         )
-        self._conn.start()
 
     def request(self, method: str, params: Optional[Mapping[str, Any]] = None, timeout: Any = UNSET) -> Any:
         """Send any JSON-RPC request and block for its result (a dict, usually).
@@ -329,8 +330,7 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
         if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
         wait = self.request_timeout if timeout is UNSET else check_timeout(timeout, "timeout")
-        if self._initialize_result is None:
-            self.initialize()
+        self._ensure_initialized()
         return self._request(method, dict(params) if params is not None else None, wait)
 
     def _request(

@@ -10,7 +10,6 @@ pinned runtime's schema for ``thread/start``, ``thread/resume``,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, Dict, FrozenSet, List, Optional, TypeVar, Union
 
 from typing_extensions import Literal
@@ -195,14 +194,14 @@ def check_timeout(value: Any, name: str) -> Optional[float]:
     return float(value)
 
 
+def check_id(value: Any, name: str) -> str:
+    """Check an id argument (thread, turn, ...): a non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
 def check_config(value: Any, cls: type, name: str) -> None:
     """Raise :class:`TypeError` unless ``value`` is ``None`` or a ``cls``."""
     if value is not None and not isinstance(value, cls):
         raise TypeError(f"{name} must be a {cls.__name__} or None, not {type(value).__name__}")
-
-
-def as_mapping(value: Any, name: str) -> Optional[Mapping[str, Any]]:
-    """Check an optional mapping argument."""
-    if value is not None and not isinstance(value, Mapping):
-        raise TypeError(f"{name} must be a dict or None, not {type(value).__name__}")
-    return value

@@ -15,15 +15,14 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Set
 
 from . import protocol
-from .approvals import MANUAL, default_answer
+from .approvals import check_handler, default_answer
 from .chat import ChatStream, DeltaCallback
 from .config import (
-    THREAD_RESUME_KEYS,
-    THREAD_START_KEYS,
     UNSET,
     ThreadConfig,
     TurnOverrides,
     check_config,
+    check_id,
     check_timeout,
 )
 from .errors import (
@@ -40,6 +39,7 @@ from .values import CancelResult, ChatContinuation, ChatResult
 if TYPE_CHECKING:  # pragma: no cover
     from .connection import Connection
     from .server_requests import ServerRequestDispatcher
+    from .thread import ThreadHandle
 
 log = logging.getLogger("codex_sync")
 
@@ -67,6 +67,13 @@ class ConversationMixin:
         _pending_overrides: Dict[str, TurnOverrides]
 
         def _ensure_initialized(self) -> None: ...
+        def start_thread(
+            self, config: Optional[ThreadConfig] = None, *, approval_handler: Any = None,
+            user_input_handler: Any = None,
+        ) -> ThreadHandle: ...
+        def resume_thread(
+            self, thread_id: str, overrides: Optional[ThreadConfig] = None, **handlers: Any
+        ) -> ThreadHandle: ...
         def _request(
             self, method: str, params: Optional[Dict[str, Any]], timeout: Optional[float],
             on_result: Optional[Callable[[Any], None]] = None,
@@ -76,18 +83,23 @@ class ConversationMixin:
     def _open_thread(self, thread_id: Optional[str], config: Optional[ThreadConfig]) -> str:
         """The thread to run a turn on: started, resumed or as it is."""
         if thread_id is None:
-            params = config.to_params(THREAD_START_KEYS) if config else {}
-            result = self._request(protocol.THREAD_START, params, self.request_timeout)
-            new_id = str(result["thread"]["id"])
-            self._loaded_threads.add(new_id)
-            return new_id
+            return self.start_thread(config).thread_id
         if thread_id not in self._loaded_threads or (config is not None and not config.is_empty()):
-            params = config.to_params(THREAD_RESUME_KEYS) if config else {}
-            params["threadId"] = thread_id
-            params.setdefault("excludeTurns", True)
-            self._request(protocol.THREAD_RESUME, params, self.request_timeout)
-            self._loaded_threads.add(thread_id)
+            self.resume_thread(thread_id, config)
         return thread_id
+
+    def _idle_timeout(self, value: Any) -> Optional[float]:
+        """A call's ``inactivity_timeout``: ``UNSET`` means the client's."""
+        return self.inactivity_timeout if value is UNSET else check_timeout(value, "inactivity_timeout")
+
+    def _send_interrupt(self, state: TurnState, timeout: Optional[float]) -> None:
+        """``turn/interrupt`` for a running turn; a turn that ended meanwhile is fine."""
+        if state.finished or state.turn_id is None or not self._conn.alive:
+            return
+        try:
+            self._request(protocol.TURN_INTERRUPT, {"threadId": state.thread_id, "turnId": state.turn_id}, timeout)
+        except CodexProtocolError as exc:  # "no active turn": it is over already
+            log.debug("turn/interrupt for %s: %s", state.turn_id, exc)
 
     # -- turns --------------------------------------------------------------
     def _claim_thread(self, thread_id: str, idle_limit: Optional[float] = None) -> TurnState:
@@ -195,10 +207,10 @@ class ConversationMixin:
             self._stop_turn(state, reason="KeyboardInterrupt")
             raise
         except CodexTransportError as exc:
-            state.abandon(exc)
+            state.fail(exc)
             raise
         except CodexError as exc:
-            state.abandon(CodexTransportError(f"{method} failed: {exc}"))
+            state.fail(CodexTransportError(f"{method} failed: {exc}"))
             raise
         self._register_turn(state)
         return state
@@ -209,16 +221,7 @@ class ConversationMixin:
         try:
             while state.turn_id is None and not state.finished and time.monotonic() < deadline:
                 state.wait_beyond(len(state.events), min(deadline, time.monotonic() + 0.25))
-            if not state.finished and state.turn_id is not None and self._conn.alive:
-                state.interrupt_requested = True
-                try:
-                    self._request(
-                        protocol.TURN_INTERRUPT,
-                        {"threadId": state.thread_id, "turnId": state.turn_id},
-                        max(0.1, deadline - time.monotonic()),
-                    )
-                except CodexProtocolError as exc:  # already over: "no active turn"
-                    log.debug("interrupt after %s: %s", reason, exc)
+            self._send_interrupt(state, max(0.1, deadline - time.monotonic()))
             if not state.wait_finished(deadline):
                 log.warning(
                     "turn %s did not end within %.0fs of being interrupted (%s)",
@@ -288,11 +291,7 @@ class ConversationMixin:
         on_delta: Optional[DeltaCallback],
         handlers: Any = (None, None),
     ) -> ChatStream:
-        idle = (
-            self.inactivity_timeout
-            if inactivity_timeout is UNSET
-            else check_timeout(inactivity_timeout, "inactivity_timeout")
-        )
+        idle = self._idle_timeout(inactivity_timeout)
         if on_delta is not None and not callable(on_delta):
             raise TypeError("on_delta must be callable or None")
         if continuation is not None:
@@ -318,8 +317,8 @@ class ConversationMixin:
         if text is None:
             raise ValueError("text is required (or pass continuation=...)")
         items = to_input_items(text, "text")
-        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
-            raise TypeError(f"thread_id must be a non-empty string or None, not {thread_id!r}")
+        if thread_id is not None:
+            check_id(thread_id, "thread_id")
         if user is not None and not isinstance(user, str):
             raise TypeError(f"user must be a string or None, not {type(user).__name__}")
         if metadata is not None and not isinstance(metadata, Mapping):
@@ -333,9 +332,8 @@ class ConversationMixin:
             extra["user"] = user
         if metadata is not None:
             extra["metadata"] = dict(metadata)
-        for name, handler in zip(("approval_handler", "user_input_handler"), handlers):
-            if handler is not None and handler != MANUAL and not callable(handler):
-                raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
+        check_handler(handlers[0], "approval_handler")
+        check_handler(handlers[1], "user_input_handler")
         state = self._start_turn(thread, items, turn_overrides, extra, handlers, on_delta is not None, idle)
         return ChatStream(self, state, cursor=0, inactivity_timeout=idle, on_delta=on_delta, mode=mode)
 
@@ -448,16 +446,7 @@ class ConversationMixin:
         wait = self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
         deadline = None if wait is None else time.monotonic() + wait
         was_finished = state.finished
-        if not state.finished and self._conn.alive:
-            state.interrupt_requested = True
-            try:
-                self._request(
-                    protocol.TURN_INTERRUPT,
-                    {"threadId": state.thread_id, "turnId": continuation.turn_id},
-                    None if deadline is None else max(0.001, deadline - time.monotonic()),
-                )
-            except CodexProtocolError as exc:  # the turn ended meanwhile
-                log.debug("turn/interrupt: %s", exc)
+        self._send_interrupt(state, None if deadline is None else max(0.001, deadline - time.monotonic()))
         if not state.wait_finished(deadline):
             raise CodexTimeoutError(
                 f"turn {continuation.turn_id} did not end within {wait:g}s of turn/interrupt"
@@ -492,10 +481,8 @@ class ConversationMixin:
         ``input_items`` is a string or a list of input items. Raises
         :class:`CodexProtocolError` if no such turn is running.
         """
-        if not isinstance(thread_id, str) or not thread_id:
-            raise TypeError("thread_id must be a non-empty string")
-        if not isinstance(expected_turn_id, str) or not expected_turn_id:
-            raise TypeError("expected_turn_id must be a non-empty string")
+        check_id(thread_id, "thread_id")
+        check_id(expected_turn_id, "expected_turn_id")
         items = to_input_items(input_items, "input_items")
         self._ensure_initialized()
         result = self._request(
@@ -513,15 +500,13 @@ class ConversationMixin:
         ``thread_id`` may be left out for a turn this client started. The turn
         then ends with ``turn/completed`` (status ``interrupted``) on its own.
         """
-        if not isinstance(turn_id, str) or not turn_id:
-            raise TypeError("turn_id must be a non-empty string")
+        check_id(turn_id, "turn_id")
         if thread_id is None:
             with self._turn_lock:
                 state = self._turns.get(turn_id)
             if state is None:
                 raise ValueError(f"thread_id is needed: turn {turn_id} is not one this client runs")
             thread_id = state.thread_id
-            state.interrupt_requested = True
         wait = self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
         self._ensure_initialized()
         self._request(protocol.TURN_INTERRUPT, {"threadId": thread_id, "turnId": turn_id}, wait)
@@ -544,17 +529,12 @@ class ConversationMixin:
         ``"inline"`` (the only value today's server accepts) or ``None``.
         The review's findings arrive as an ``exitedReviewMode`` step.
         """
-        if not isinstance(thread_id, str) or not thread_id:
-            raise TypeError("thread_id must be a non-empty string")
+        check_id(thread_id, "thread_id")
         if not isinstance(target, Mapping) or not isinstance(target.get("type"), str):
             raise TypeError("target must be a dict with a 'type', e.g. {'type': 'uncommittedChanges'}")
         if delivery is not None and not isinstance(delivery, str):
             raise TypeError("delivery must be a string or None")
-        idle = (
-            self.inactivity_timeout
-            if inactivity_timeout is UNSET
-            else check_timeout(inactivity_timeout, "inactivity_timeout")
-        )
+        idle = self._idle_timeout(inactivity_timeout)
         self._ensure_initialized()
         thread = self._open_thread(thread_id, None)
         params: Dict[str, Any] = {"threadId": thread, "target": dict(target)}

@@ -40,18 +40,17 @@ ERROR_NOTIFICATION = "error"
 TOKEN_USAGE_UPDATED = "thread/tokenUsage/updated"
 SERVER_REQUEST_RESOLVED = "serverRequest/resolved"
 
-# Notifications that carry live text rather than a completed item.
-DELTA_METHODS = frozenset(
-    {
-        "item/agentMessage/delta",
-        "item/reasoning/summaryTextDelta",
-        "item/reasoning/textDelta",
-        "item/reasoning/summaryPartAdded",
-        "item/commandExecution/outputDelta",
-        "item/fileChange/outputDelta",
-        "item/plan/delta",
-    }
-)
+# Notifications that carry live text, and the step type that text belongs to.
+DELTA_KINDS = {
+    "item/agentMessage/delta": "codex",
+    "item/reasoning/summaryTextDelta": "thinking",
+    "item/reasoning/textDelta": "thinking",
+    "item/commandExecution/outputDelta": "exec",
+    "item/fileChange/outputDelta": "file",
+    "item/plan/delta": "plan",
+}
+# All live-progress notifications (a new summary part carries no text of its own).
+DELTA_METHODS = frozenset(DELTA_KINDS) | {"item/reasoning/summaryPartAdded"}
 
 
 _DELTA_PREFIXES_TEXT = tuple('{"method":"' + m + '","params":{"threadId":"' for m in sorted(DELTA_METHODS))

@@ -22,6 +22,7 @@ from . import protocol
 from .approvals import (
     MANUAL,
     ServerRequestView,
+    check_handler,
     default_answer,
     make_request_view,
     run_handler,
@@ -47,9 +48,8 @@ class ServerRequestDispatcher:
         approval_handler: Any,
         user_input_handler: Any,
     ) -> None:
-        for name, value in (("approval_handler", approval_handler), ("user_input_handler", user_input_handler)):
-            if value is not None and value != MANUAL and not callable(value):
-                raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
+        check_handler(approval_handler, "approval_handler")
+        check_handler(user_input_handler, "user_input_handler")
         self._client = client
         self.approval_handler = approval_handler
         self.user_input_handler = user_input_handler

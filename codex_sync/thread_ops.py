@@ -21,9 +21,10 @@ from .config import (
     ThreadConfig,
     TurnOverrides,
     check_config,
+    check_id,
     turn_overrides_from,
 )
-from .errors import CodexTimeoutError
+from .errors import CodexTimeoutError, CodexTransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import CodexClient
@@ -35,11 +36,6 @@ log = logging.getLogger("codex_sync")
 # Settings a fork takes from its parent's history, whatever thread/fork says (codex 0.163).
 FORK_KEEPS_PARENTS = ("base_instructions", "developer_instructions")
 
-
-def _thread_id(value: Any, name: str = "thread_id") -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"{name} must be a non-empty string, not {value!r}")
-    return value
 
 
 class ThreadOpsMixin:
@@ -89,7 +85,7 @@ class ThreadOpsMixin:
         check_config(overrides, ThreadConfig, "overrides")
         config = overrides or ThreadConfig()
         params = config.to_params(THREAD_RESUME_KEYS)
-        params.update(threadId=_thread_id(thread_id), excludeTurns=True)
+        params.update(threadId=check_id(thread_id, "thread_id"), excludeTurns=True)
         result = self._thread_call("thread/resume", params)
         self._loaded_threads.add(thread_id)
         return ThreadHandle(cast("CodexClient", self), thread_id, config, info=result, **handlers)
@@ -111,9 +107,9 @@ class ThreadOpsMixin:
         check_config(overrides, ThreadConfig, "overrides")
         config = overrides or ThreadConfig()
         params = config.to_params(THREAD_FORK_KEYS)
-        params.update(threadId=_thread_id(thread_id), excludeTurns=True)
+        params.update(threadId=check_id(thread_id, "thread_id"), excludeTurns=True)
         if last_turn_id is not None:
-            params["lastTurnId"] = _thread_id(last_turn_id, "last_turn_id")
+            params["lastTurnId"] = check_id(last_turn_id, "last_turn_id")
         result = self._thread_call("thread/fork", params)
         new_id = str(result["thread"]["id"])
         self._loaded_threads.add(new_id)
@@ -139,7 +135,7 @@ class ThreadOpsMixin:
         """
         if not isinstance(overrides, ThreadConfig):
             raise TypeError(f"overrides must be a ThreadConfig, not {type(overrides).__name__}")
-        _thread_id(thread_id)
+        check_id(thread_id, "thread_id")
         result: Dict[str, Any] = {}
         if thread_id not in self._loaded_threads:
             params = overrides.to_params(THREAD_RESUME_KEYS)
@@ -161,7 +157,7 @@ class ThreadOpsMixin:
     def read_thread(self, thread_id: str, include_turns: bool = True) -> Dict[str, Any]:
         """``thread/read``: the thread, with its turns and their items when ``include_turns``."""
         result: Dict[str, Any] = self._thread_call(
-            "thread/read", {"threadId": _thread_id(thread_id), "includeTurns": bool(include_turns)}
+            "thread/read", {"threadId": check_id(thread_id, "thread_id"), "includeTurns": bool(include_turns)}
         )
         return result
 
@@ -191,15 +187,15 @@ class ThreadOpsMixin:
         """``thread/name/set``."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, not {type(name).__name__}")
-        self._thread_call("thread/name/set", {"threadId": _thread_id(thread_id), "name": name})
+        self._thread_call("thread/name/set", {"threadId": check_id(thread_id, "thread_id"), "name": name})
 
     def archive_thread(self, thread_id: str) -> None:
         """``thread/archive``: hide the thread from the default list."""
-        self._thread_call("thread/archive", {"threadId": _thread_id(thread_id)})
+        self._thread_call("thread/archive", {"threadId": check_id(thread_id, "thread_id")})
 
     def unarchive_thread(self, thread_id: str) -> Dict[str, Any]:
         """``thread/unarchive``; returns ``{"thread": ...}``."""
-        result: Dict[str, Any] = self._thread_call("thread/unarchive", {"threadId": _thread_id(thread_id)})
+        result: Dict[str, Any] = self._thread_call("thread/unarchive", {"threadId": check_id(thread_id, "thread_id")})
         return result
 
     def revert_thread(self, thread_id: str, before_turn_id: str) -> Dict[str, Any]:
@@ -209,7 +205,7 @@ class ThreadOpsMixin:
         """
         result: Dict[str, Any] = self._thread_call(
             "thread/revert",
-            {"threadId": _thread_id(thread_id), "beforeTurnId": _thread_id(before_turn_id, "before_turn_id")},
+            {"threadId": check_id(thread_id, "thread_id"), "beforeTurnId": check_id(before_turn_id, "before_turn_id")},
         )
         return result
 
@@ -233,15 +229,13 @@ class ThreadOpsMixin:
         this client on the thread first, and others wait for it. Blocks up to
         ``timeout`` (default: ``request_timeout``) for it to finish.
         """
-        _thread_id(thread_id)
+        check_id(thread_id, "thread_id")
         self._ensure_initialized()
         state = self._claim_thread(thread_id)
         try:
             self._request("thread/compact/start", {"threadId": thread_id}, self.request_timeout)
         except BaseException as exc:
-            from .errors import CodexTransportError
-
-            state.abandon(CodexTransportError(f"thread/compact/start failed: {exc}"))
+            state.fail(CodexTransportError(f"thread/compact/start failed: {exc}"))
             raise
         wait = self.request_timeout if timeout is None else timeout
         if not state.wait_finished(None if wait is None else time.monotonic() + wait):

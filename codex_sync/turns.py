@@ -45,7 +45,6 @@ class TurnState:
         self.finished = False
         self.finished_at: Optional[float] = None
         self.last_activity = time.monotonic()
-        self.interrupt_requested = False
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
         self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
         self.deltas_delivered = 0  # events before this index had their deltas passed to on_delta
@@ -131,10 +130,6 @@ class TurnState:
             self._cond.notify_all()
         self._on_finished(self)
 
-    def abandon(self, error: CodexTransportError) -> None:
-        """The turn never started (``turn/start`` failed): release the thread."""
-        self.fail(error)
-
     # -- caller side ------------------------------------------------------
     def wait_beyond(self, cursor: int, deadline: Optional[float]) -> bool:
         """Block until an event exists at ``cursor`` or the turn is finished.
@@ -142,20 +137,15 @@ class TurnState:
         Returns ``False`` if ``deadline`` (a :func:`time.monotonic` value,
         ``None`` for no limit) passes first. Waits in slices (Ctrl-C works).
         """
-        with self._cond:
-            while len(self.events) <= cursor and not self.finished:
-                remaining = WAIT_SLICE
-                if deadline is not None:
-                    remaining = min(remaining, deadline - time.monotonic())
-                    if remaining <= 0:
-                        return False
-                self._wait(remaining)
-            return True
+        return self._wait_until(lambda: len(self.events) > cursor or self.finished, deadline)
 
     def wait_finished(self, deadline: Optional[float]) -> bool:
         """Block until the turn is finished or ``deadline`` passes."""
+        return self._wait_until(lambda: self.finished, deadline)
+
+    def _wait_until(self, done: Callable[[], bool], deadline: Optional[float]) -> bool:
         with self._cond:
-            while not self.finished:
+            while not done():
                 remaining = WAIT_SLICE
                 if deadline is not None:
                     remaining = min(remaining, deadline - time.monotonic())
