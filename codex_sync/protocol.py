@@ -9,7 +9,8 @@ such message into a typed value (:func:`decode`) and our messages into text
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional, Union
+import json.encoder
+from typing import Any, Callable, Dict, Optional, Union
 
 from .errors import CodexOverloadedError, CodexProtocolError
 
@@ -212,7 +213,26 @@ def decode(data: Union[bytes, str]) -> Message:
     raise DecodeError("message with an id has neither result nor error")
 
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode  # one encoder, reused
+def _make_dumps() -> Callable[[Any], str]:
+    """One compact JSON encoder, built once.
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call (about half of
+    its time for a small message); this keeps the one it would build. Without
+    the C accelerator (other interpreters) it falls back to ``encode``. The
+    circular-reference check is off: a circular ``params`` ends in
+    ``RecursionError`` instead of ``ValueError``.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    basestring = getattr(json.encoder, "c_encode_basestring", None)
+    if make is None or basestring is None:  # pragma: no cover - CPython has both
+        return encoder.encode
+    chunks = make(None, encoder.default, basestring, None, ":", ",", False, False, True)
+    join = "".join
+    return lambda obj: join(chunks(obj, 0))
+
+
+_dumps = _make_dumps()
 
 
 def encode_request(request_id: RequestId, method: str, params: Optional[JsonDict]) -> str:

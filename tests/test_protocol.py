@@ -42,6 +42,16 @@ def test_encode_request_always_has_params() -> None:
     assert "\n" not in p.encode_request(5, "x", {"text": "line1\nline2"})
 
 
+def test_reused_encoder_writes_what_the_stdlib_writes() -> None:
+    stdlib = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    params = {"input": [{"type": "text", "text": "é \"quoted\"\n\u2028"}], "n": [1, 2.5, None, True], "o": {}}
+    for request_id in (7, "abc"):
+        text = p.encode_request(request_id, "turn/start", params)
+        assert text == stdlib({"id": request_id, "method": "turn/start", "params": params})
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        p.encode_request(1, "x", {"bad": object()})
+
+
 def test_encode_replies() -> None:
     assert json.loads(p.encode_result(0, {"decision": "decline"})) == {"id": 0, "result": {"decision": "decline"}}
     assert json.loads(p.encode_error(1, -32601, "nope")) == {"id": 1, "error": {"code": -32601, "message": "nope"}}

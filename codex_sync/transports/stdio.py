@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shlex
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import IO, Dict, List, Optional, Tuple, Union
+from typing import IO, Dict, List, Optional, Tuple, Union, cast
 
 from ..errors import CodexTransportError
 from .base import Transport
@@ -98,7 +99,7 @@ class StdioTransport(Transport):
         self._extra_env: Dict[str, str] = dict(env or {})
         self._argv: List[str] = []
         self._proc: Optional[subprocess.Popen[bytes]] = None
-        self._stdin: Optional[IO[bytes]] = None
+        self._stdin: Optional[io.RawIOBase] = None  # unbuffered: every message goes out at once
         self._stdout: Optional[IO[bytes]] = None
         self._stderr_tail = bytearray()
         self._stderr_lock = threading.Lock()
@@ -141,7 +142,8 @@ class StdioTransport(Transport):
         except OSError as exc:
             raise CodexTransportError(f"cannot start {shlex.join(argv)}: {exc}") from exc
         self._proc = proc
-        self._stdin, self._stdout = proc.stdin, proc.stdout
+        self._stdin = cast(io.RawIOBase, cast(io.BufferedWriter, proc.stdin).raw)
+        self._stdout = proc.stdout
         self._stderr_thread = threading.Thread(
             target=self._drain_stderr, name="codex-sync-stderr", daemon=True
         )
@@ -168,9 +170,13 @@ class StdioTransport(Transport):
         stdin = self._stdin
         if stdin is None or self._closed:
             raise self.failure("the app-server connection is closed")
+        data = (text + "\n").encode("utf-8")
         try:
-            stdin.write(text.encode("utf-8") + b"\n")
-            stdin.flush()
+            # Straight to the pipe (the buffered writer over it is always empty):
+            # one system call, no copy into a buffer and no separate flush.
+            written = stdin.write(data) or 0
+            while written < len(data):  # partial only when a signal interrupts a big write
+                written += stdin.write(memoryview(data)[written:]) or 0
         except (OSError, ValueError) as exc:
             raise self.failure(f"cannot write to the app-server: {exc}") from exc
 
@@ -219,9 +225,9 @@ class StdioTransport(Transport):
         proc = self._proc
         if proc is None:
             return
-        if self._stdin is not None:  # EOF asks the server to exit by itself
+        if proc.stdin is not None:  # EOF asks the server to exit by itself
             try:
-                self._stdin.close()
+                proc.stdin.close()
             except (OSError, ValueError):
                 pass
         if self.exit_code(wait=_CLOSE_WAIT_SECONDS) is None:
