@@ -140,6 +140,7 @@ def render(results: JsonDict, other: JsonDict, verdicts: List[JsonDict]) -> str:
         ft = r["floor_threaded"]
         rows.append(["", "2-thread floor: wall, CPU", "-", f"{_ms(ft['wall_s'])} ({ft['us_per_request']:.1f} "
                      f"us/req), {_ms(ft['cpu_s'])}", f"{r['floor_threaded_ratio_wall']:.2f}x"])
+        rows.append(["", "codex_sync / 2-thread floor", "-", "-", f"{r['client_over_threaded_wall']:.2f}x"])
     if "many_threads" in results:
         r = results["many_threads"]
         fl = r["floor"]

@@ -141,6 +141,7 @@ def round_trip(count: int, repeats: int) -> JsonDict:
     out["ratio_wall"] = out["client"]["wall_s"] / out["floor"]["wall_s"]
     out["ratio_cpu"] = out["client"]["cpu_s"] / out["floor"]["cpu_s"]
     out["floor_threaded_ratio_wall"] = out["floor_threaded"]["wall_s"] / out["floor"]["wall_s"]
+    out["client_over_threaded_wall"] = out["client"]["wall_s"] / out["floor_threaded"]["wall_s"]
     return out
 
 
