@@ -21,6 +21,9 @@ log = logging.getLogger("codex_sync.transport")
 
 ENV_COMMAND = "CODEX_APP_SERVER_CMD"
 STDERR_TAIL_BYTES = 64 * 1024
+# One read takes up to a full pipe (64 KiB on Linux): fewer system calls and
+# wake-ups of the reader when the server writes fast (8 KiB by default).
+READ_BUFFER_BYTES = 64 * 1024
 _CLOSE_WAIT_SECONDS = 2.0
 
 CommandArg = Union[str, Sequence[str], None]
@@ -130,6 +133,7 @@ class StdioTransport(Transport):
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
+                bufsize=READ_BUFFER_BYTES,
                 cwd=self._cwd,
                 env=env,
                 **kwargs,  # type: ignore[call-overload]
