@@ -9,8 +9,9 @@ such message into a typed value (:func:`decode`) and our messages into text
 from __future__ import annotations
 
 import json
+import json.decoder
 import json.encoder
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from .errors import CodexOverloadedError, CodexProtocolError
 
@@ -170,6 +171,28 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
 
+# The C scanner that json.loads ends in (an attribute typeshed does not list).
+_scan: Callable[[str, int], Tuple[Any, int]] = json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads(data: Union[bytes, str]) -> Any:
+    """``json.loads``, minus its three Python layers for the usual line.
+
+    A line that starts with its value and has nothing but whitespace after
+    it is scanned directly (about half the time of ``json.loads`` for a
+    small message). Anything else, bytes included, goes through
+    ``json.loads``, which raises its usual error.
+    """
+    if isinstance(data, str):
+        try:
+            obj, end = _scan(data, 0)
+        except StopIteration:  # no value at index 0 (blank, leading space, BOM, junk)
+            return json.loads(data)
+        if end == len(data) or not data[end:].strip(" \t\n\r"):  # JSON whitespace only
+            return obj
+    return json.loads(data)
+
+
 def decode(data: Union[bytes, str]) -> Message:
     """Decode one line or frame into a message.
 
@@ -179,7 +202,7 @@ def decode(data: Union[bytes, str]) -> Message:
     arrays (batches), objects of no known kind.
     """
     try:
-        obj = json.loads(data)
+        obj = _loads(data)
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise DecodeError(f"not JSON: {exc}") from exc
     if not isinstance(obj, dict):

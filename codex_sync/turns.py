@@ -48,7 +48,8 @@ class TurnState:
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
         self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
         self.deltas_delivered = 0  # events before this index had their deltas passed to on_delta
-        self._waiting = 0  # readers blocked in wait_beyond/wait_finished: notify only then
+        self._waiting = 0  # callers inside wait_beyond/wait_finished: notify only then
+        self._woken = False  # a notify is on its way to them: no need for another
         self._cond = threading.Condition(threading.Lock())
         self._on_finished = on_finished
 
@@ -57,34 +58,47 @@ class TurnState:
 
     # -- reader side (must never block) ------------------------------------
     def deliver(self, message: Notification) -> bool:
-        """Take a notification of this thread; refuse one of another turn."""
+        """Take a notification of this thread; refuse one of another turn.
+
+        Runs on the reader only. An ordinary event is appended without the
+        lock (``list.append`` is atomic, and ``turn_id`` is written only on
+        the reader); the lock is taken to wake a waiting caller (once per
+        wait, see :meth:`_wait_until`) and to end the turn.
+        """
+        if self.finished:
+            return False
         turn_id = message.turn_id
-        finished_now = False
+        if turn_id is not None:
+            if self.turn_id is None:
+                if message.method == protocol.TURN_STARTED:
+                    self.turn_id = turn_id
+            elif turn_id != self.turn_id:
+                return False
+        if message.method == protocol.TURN_COMPLETED and (turn_id is None or turn_id == self.turn_id):
+            return self._complete(message)  # (one naming another turn, before ours is known, is kept)
+        self.events.append(message)
+        self.last_activity = time.monotonic()
+        if self._waiting and not self._woken:
+            with self._cond:
+                self._woken = True
+                self._cond.notify_all()
+        return True
+
+    def _complete(self, message: Notification) -> bool:
         with self._cond:
             if self.finished:
                 return False
-            if turn_id is not None:
-                if self.turn_id is None:
-                    if message.method == protocol.TURN_STARTED:
-                        self.turn_id = turn_id
-                elif turn_id != self.turn_id:
-                    return False
             self.events.append(message)
             self.last_activity = time.monotonic()
-            if message.method == protocol.TURN_COMPLETED and (
-                turn_id is None or turn_id == self.turn_id
-            ):
-                turn = message.params.get("turn")
-                turn = turn if isinstance(turn, dict) else {}
-                self.status = str(turn.get("status") or "completed")
-                error = turn.get("error")
-                self.error = error if isinstance(error, dict) else self.error
-                self.finished = finished_now = True
-                self.finished_at = time.monotonic()
-            if self._waiting:
-                self._cond.notify_all()
-        if finished_now:
-            self._on_finished(self)
+            turn = message.params.get("turn")
+            turn = turn if isinstance(turn, dict) else {}
+            self.status = str(turn.get("status") or "completed")
+            error = turn.get("error")
+            self.error = error if isinstance(error, dict) else self.error
+            self.finished = True
+            self.finished_at = time.monotonic()
+            self._cond.notify_all()
+        self._on_finished(self)
         return True
 
     def skip_delta(self) -> bool:
@@ -144,20 +158,26 @@ class TurnState:
         return self._wait_until(lambda: self.finished, deadline)
 
     def _wait_until(self, done: Callable[[], bool], deadline: Optional[float]) -> bool:
-        with self._cond:
-            while not done():
-                remaining = WAIT_SLICE
-                if deadline is not None:
-                    remaining = min(remaining, deadline - time.monotonic())
-                    if remaining <= 0:
-                        return False
-                self._wait(remaining)
-            return True
+        """Wait, lock held, until ``done()``; ``False`` if ``deadline`` passes first.
 
-    def _wait(self, seconds: float) -> None:
-        """``Condition.wait`` (lock held), counted so the reader knows to notify."""
-        self._waiting += 1
-        try:
-            self._cond.wait(seconds)
-        finally:
-            self._waiting -= 1
+        ``_waiting`` is raised before ``done()`` is first checked, so an event
+        the reader appends after that check finds a waiter and takes the lock
+        to notify, which it gets only once this thread is inside ``wait``.
+        ``_woken`` is cleared before each check, so the reader notifies once
+        per wait instead of once per event.
+        """
+        with self._cond:
+            self._waiting += 1
+            try:
+                while True:
+                    self._woken = False
+                    if done():
+                        return True
+                    remaining = WAIT_SLICE
+                    if deadline is not None:
+                        remaining = min(remaining, deadline - time.monotonic())
+                        if remaining <= 0:
+                            return False
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1

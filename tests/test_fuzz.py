@@ -32,6 +32,27 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
     max_leaves=8,
 )
+
+
+@given(
+    st.text(alphabet=st.sampled_from(list('{}[]":,0123456789.eE-+ntrufalsx \t\n\r\x0c\\é')), max_size=40)
+    | st.tuples(st.sampled_from(["", " ", "\t"]), json_values.map(json.dumps), st.sampled_from(["", "\n", "\r\n", " x", "\x0c"]))
+    .map("".join)
+)
+def test_fast_text_parse_agrees_with_json_loads(text: str) -> None:
+    try:
+        expected: Any = json.loads(text)
+    except ValueError as exc:
+        try:
+            protocol._loads(text)
+        except ValueError as mine:
+            assert str(mine) == str(exc)
+        else:
+            raise AssertionError(f"{text!r} parsed, json.loads refuses it: {exc}")
+    else:
+        assert repr(protocol._loads(text)) == repr(expected)
+
+
 ids = st.one_of(st.integers(min_value=-3, max_value=12), st.sampled_from(["1", "x", ""]), st.none(), st.booleans())
 methods = st.sampled_from(["turn/started", "turn/completed", "item/completed", "item/agentMessage/delta",
                            "error", "thread/status/changed", "x/unknown", ""])

@@ -42,6 +42,32 @@ def test_encode_request_always_has_params() -> None:
     assert "\n" not in p.encode_request(5, "x", {"text": "line1\nline2"})
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id":1,"result":{"a":[1,2.5,null]}}\n',
+        ' {"id":1,"result":{}}\r\n',
+        '{"id":1,"result":{}}\t',
+        '{"id":1,"result":{}} x',
+        '{"id":1,"result":{}}{}',
+        '{"id":1,"result":{}}\x0c',  # not JSON whitespace
+        "",
+        "\ufeff{}",
+        '{"a"',
+        '{"id":1,"result":NaN}',
+    ],
+)
+def test_fast_parse_agrees_with_json_loads(line: str) -> None:
+    try:
+        expected: object = json.loads(line)
+    except ValueError as exc:
+        with pytest.raises(ValueError) as caught:
+            p._loads(line)
+        assert str(caught.value) == str(exc)
+    else:
+        assert repr(p._loads(line)) == repr(expected)
+
+
 def test_reused_encoder_writes_what_the_stdlib_writes() -> None:
     stdlib = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     params = {"input": [{"type": "text", "text": "é \"quoted\"\n\u2028"}], "n": [1, 2.5, None, True], "o": {}}
