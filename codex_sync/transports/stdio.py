@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import IO, Dict, List, Optional, Tuple, Union, cast
+from typing import IO, Any, Dict, List, Optional, Tuple, Union
 
 from ..errors import CodexTransportError
 from .base import Transport
@@ -146,7 +146,8 @@ class StdioTransport(Transport):
         except OSError as exc:
             raise CodexTransportError(f"cannot start {shlex.join(argv)}: {exc}") from exc
         self._proc = proc
-        self._stdin = cast(io.RawIOBase, cast(io.BufferedWriter, proc.stdin).raw)
+        stdin: Any = proc.stdin  # a BufferedWriter; we write to the pipe under it
+        self._stdin = stdin.raw
         self._stdout = proc.stdout
         self._stderr_thread = threading.Thread(
             target=self._drain_stderr, name="codex-sync-stderr", daemon=True
