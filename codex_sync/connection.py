@@ -14,7 +14,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from typing_extensions import Protocol
 
@@ -27,6 +27,11 @@ log = logging.getLogger("codex_sync.connection")
 
 # Waits are cut into slices so that KeyboardInterrupt is seen on every platform.
 WAIT_SLICE = 0.25
+# Messages up to this many characters (at most 4,001 bytes of UTF-8 with the
+# newline; a pipe writes up to 4 KiB all or nothing) are written by the caller.
+# Longer ones go out on a writer thread that Ctrl-C cannot stop half-way
+# (see Connection._send_on_writer_thread).
+WHOLE_SEND_CHARS = 1000
 
 
 class Subscriber(Protocol):
@@ -241,8 +246,38 @@ class Connection:
     # -- writing ------------------------------------------------------------
     def _send(self, text: str) -> None:
         self.check_alive()
-        with self._write_lock:
-            self._transport.send(text)
+        if len(text) <= WHOLE_SEND_CHARS:
+            with self._write_lock:
+                self._transport.send(text)
+        else:
+            self._send_on_writer_thread(text)
+
+    def _send_on_writer_thread(self, text: str) -> None:
+        """Send a big message from a thread of its own, and wait for it.
+
+        A big message can take many system calls to go out. Ctrl-C in the
+        calling thread between two of them would leave half a line on the
+        stream and corrupt every later message. Here ``KeyboardInterrupt``
+        only ends the caller's wait: the writer, which holds the write lock,
+        finishes the message, and later messages queue behind it.
+        """
+        errors: List[BaseException] = []
+        done = threading.Event()
+
+        def write() -> None:
+            try:
+                with self._write_lock:
+                    self._transport.send(text)
+            except BaseException as exc:  # handed to the caller below
+                errors.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=write, name="codex-sync-writer", daemon=True).start()
+        while not done.wait(WAIT_SLICE):
+            pass
+        if errors:
+            raise errors[0]
 
     def request(
         self,

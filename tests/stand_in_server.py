@@ -18,6 +18,9 @@ thing no real server does on purpose:
 - ``unknown_request``: mid-turn, sends a server request of an unknown method
   and puts the client's error code into the answer text.
 - ``no_item_completed``: the agentMessage never completes; thread/read has it.
+- ``slow_reader``: reads its stdin 64 KiB at a time, 20 ms apart, so a big
+  request takes a while to go out; ``thread/list`` reports ``badLines``, the
+  number of lines that were not JSON (a message cut in half).
 - ``startup_race FILE``: the first run (no FILE yet) dies at once the way codex
   0.163 does when two servers initialize one CODEX_HOME; later runs are normal.
 """
@@ -51,14 +54,34 @@ def notify(method: str, params: dict) -> None:
     send({"method": method, "params": params, "emittedAtMs": int(time.time() * 1000)})
 
 
+_bad_lines = 0
+_pending = b""
+
+
+def read_line() -> bytes:
+    global _pending
+    if MODE != "slow_reader":
+        return sys.stdin.buffer.readline()
+    while b"\n" not in _pending:
+        chunk = sys.stdin.buffer.read1(65536)
+        if not chunk:
+            return b""
+        _pending += chunk
+        time.sleep(0.02)
+    line, _pending = _pending.split(b"\n", 1)
+    return line + b"\n"
+
+
 def read_message() -> dict:
+    global _bad_lines
     while True:
-        line = sys.stdin.buffer.readline()
+        line = read_line()
         if not line:
             sys.exit(0)
         try:
             return json.loads(line)
         except ValueError:
+            _bad_lines += 1
             continue
 
 
@@ -135,7 +158,8 @@ def main() -> None:
                 _overloads += 1
                 send({"id": msg_id, "error": {"code": -32001, "message": "Server overloaded; retry later."}})
             else:
-                send({"id": msg_id, "result": {"data": [], "nextCursor": None, "overloadsSent": _overloads}})
+                send({"id": msg_id, "result": {"data": [], "nextCursor": None, "overloadsSent": _overloads,
+                                               "badLines": _bad_lines}})
         elif method == "thread/read":
             turn = {"id": f"turn-{_turns}", "status": "completed",
                     "items": [agent_item("read-item", "answer from thread/read")]}

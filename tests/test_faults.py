@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -141,3 +144,22 @@ def test_unread_completed_turns_are_retained_up_to_the_limit(monkeypatch: pytest
         with pytest.raises(ValueError, match="expired"):
             client.chat_once(continuation=continuations[0])
         assert client.chat_once(continuation=continuations[-1]).final_text == "stand-in answer"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a real SIGINT to this process")
+def test_ctrl_c_while_a_big_request_goes_out_leaves_the_stream_whole() -> None:
+    # The stand-in reads slowly, so the 5 MB line takes over a second to go
+    # out; a real SIGINT arrives in the middle. The caller gets its
+    # KeyboardInterrupt, the line still goes out whole, and the next request
+    # is answered (a cut line would swallow it: the stand-in skips non-JSON).
+    with stand_in("slow_reader", request_timeout=30) as client:
+        client.initialize()
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        timer.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                client.request("thread/list", {"padding": "x" * 5_000_000})
+        finally:
+            timer.join()
+        after = client.request("thread/list", {}, timeout=30)
+        assert after["badLines"] == 0
