@@ -328,11 +328,8 @@ def run_handler(view: ServerRequestView, handler: Callable[[Any], Any]) -> None:
     try:
         outcome = handler(view)
     except Exception as exc:
-        log.exception("%s handler raised; %s", view.method, "declining" if isinstance(view, ApprovalRequest) else "answering with an error")
-        if isinstance(view, ApprovalRequest):
-            view.decline()
-        else:
-            view.answer_error(protocol.INTERNAL_ERROR, f"handler raised {type(exc).__name__}: {exc}")
+        log.exception("%s handler raised", view.method)
+        _refuse(view, f"handler raised {type(exc).__name__}: {exc}")
         return
     if view.answered:
         return
@@ -355,10 +352,15 @@ def run_handler(view: ServerRequestView, handler: Callable[[Any], Any]) -> None:
             default_answer(view)
     except (TypeError, ValueError) as exc:
         log.error("%s handler returned an unusable answer %r: %s", view.method, outcome, exc)
-        if isinstance(view, ApprovalRequest):
-            view.decline()
-        else:
-            view.answer_error(protocol.INTERNAL_ERROR, f"handler returned an unusable answer: {exc}")
+        _refuse(view, f"handler returned an unusable answer: {exc}")
+
+
+def _refuse(view: ServerRequestView, reason: str) -> None:
+    """Fail closed after a broken handler: decline an approval, answer anything else with an error."""
+    if isinstance(view, ApprovalRequest):
+        view.decline()
+    else:
+        view.answer_error(protocol.INTERNAL_ERROR, reason)
 
 
 # -- ready handlers -------------------------------------------------------------

@@ -272,12 +272,12 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
             merged["capabilities"].setdefault("experimentalApi", True)
         if self.client_info and params is None:
             merged["clientInfo"] = dict(self.client_info)
-        self._check_pid()
+        self._check_pid()  # not _ready(): a server already dead of the start-up race is retried below
         if self._state != "open":
             self.start()
-        with self._init_lock:  # a server that already died of the start-up race is retried below
+        with self._init_lock:
             if self._initialize_result is None:
-                wait = self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
+                wait = self._timeout_or_default(timeout)
                 for attempt in range(STARTUP_RACE_RETRIES + 1):
                     try:
                         result = self._conn.request(protocol.INITIALIZE, merged, wait)
@@ -360,6 +360,15 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
     def _ensure_initialized(self) -> None:
         if self._initialize_result is None:
             self.initialize()
+
+    def _timeout_or_default(self, timeout: Optional[float]) -> Optional[float]:
+        """A call's ``timeout`` argument: ``None`` means the client's ``request_timeout``."""
+        return self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
+
+    def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any:
+        """``initialize`` if needed, then the request (``timeout`` as in :meth:`_timeout_or_default`)."""
+        self._ensure_initialized()
+        return self._request(method, params, self._timeout_or_default(timeout))
 
     # -- notifications outside turns ---------------------------------------
     def _on_unrouted(self, message: Notification) -> None:

@@ -67,6 +67,7 @@ class ConversationMixin:
         _pending_overrides: Dict[str, TurnOverrides]
 
         def _ensure_initialized(self) -> None: ...
+        def _timeout_or_default(self, timeout: Optional[float]) -> Optional[float]: ...
         def start_thread(
             self, config: Optional[ThreadConfig] = None, *, approval_handler: Any = None,
             user_input_handler: Any = None,
@@ -134,10 +135,16 @@ class ConversationMixin:
             self._turn_lock.notify_all()
 
     def _register_turn(self, state: TurnState) -> None:
-        """Remember a started turn (for continuations); drop old unread ones now and then."""
+        """Remember a started turn (for continuations); drop old unread ones now and then.
+
+        A turn whose id its request's reply did not give (a compaction) and
+        that has not announced itself yet is not remembered: nothing can
+        continue it.
+        """
         now = time.monotonic()
         with self._turn_lock:
-            assert state.turn_id is not None
+            if state.turn_id is None:
+                return
             self._turns[state.turn_id] = state
             if len(self._turns) <= RETAINED_TURN_LIMIT and now - self._last_prune < PRUNE_EVERY_SECONDS:
                 return  # nothing can be over the limit, and the age check ran recently
@@ -443,7 +450,7 @@ class ConversationMixin:
         not end in time, :class:`ValueError` for an unknown continuation.
         """
         state = self._turn_for(continuation)
-        wait = self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
+        wait = self._timeout_or_default(timeout)
         deadline = None if wait is None else time.monotonic() + wait
         was_finished = state.finished
         self._send_interrupt(state, None if deadline is None else max(0.001, deadline - time.monotonic()))
@@ -507,7 +514,7 @@ class ConversationMixin:
             if state is None:
                 raise ValueError(f"thread_id is needed: turn {turn_id} is not one this client runs")
             thread_id = state.thread_id
-        wait = self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
+        wait = self._timeout_or_default(timeout)
         self._ensure_initialized()
         self._request(protocol.TURN_INTERRUPT, {"threadId": thread_id, "turnId": turn_id}, wait)
 

@@ -22,12 +22,7 @@ class ServerOpsMixin:
         request_timeout: Optional[float]
         _requests: ServerRequestDispatcher
 
-        def _ensure_initialized(self) -> None: ...
-        def _request(self, method: str, params: Optional[Dict[str, Any]], timeout: Optional[float]) -> Any: ...
-
-    def _server_call(self, method: str, params: Dict[str, Any], timeout: Any = None) -> Any:
-        self._ensure_initialized()
-        return self._request(method, params, self.request_timeout if timeout is None else timeout)
+        def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any: ...
 
     def list_models(
         self, *, limit: Optional[int] = None, cursor: Optional[str] = None,
@@ -38,7 +33,7 @@ class ServerOpsMixin:
         for key, value in (("limit", limit), ("cursor", cursor), ("includeHidden", include_hidden)):
             if value is not None:
                 params[key] = value
-        result: Dict[str, Any] = self._server_call("model/list", params)
+        result: Dict[str, Any] = self._call("model/list", params)
         return result
 
     def exec_command(
@@ -74,7 +69,7 @@ class ServerOpsMixin:
         wait = None
         if self.request_timeout is not None and timeout_ms is not None:
             wait = self.request_timeout + timeout_ms / 1000.0
-        result: Dict[str, Any] = self._server_call("command/exec", params, wait)
+        result: Dict[str, Any] = self._call("command/exec", params, wait)
         return result
 
     def read_config(
@@ -84,12 +79,12 @@ class ServerOpsMixin:
         params: Dict[str, Any] = {"includeLayers": bool(include_layers)}
         if cwd is not None:
             params["cwd"] = cwd
-        result: Dict[str, Any] = self._server_call("config/read", params)
+        result: Dict[str, Any] = self._call("config/read", params)
         return result
 
     def read_config_requirements(self) -> Dict[str, Any]:
         """``configRequirements/read``: constraints an administrator placed on the config."""
-        result: Dict[str, Any] = self._server_call("configRequirements/read", {})
+        result: Dict[str, Any] = self._call("configRequirements/read", {})
         return result
 
     def write_config_value(
@@ -109,7 +104,7 @@ class ServerOpsMixin:
             params["filePath"] = file_path
         if expected_version is not None:
             params["expectedVersion"] = expected_version
-        result: Dict[str, Any] = self._server_call("config/value/write", params)
+        result: Dict[str, Any] = self._call("config/value/write", params)
         return result
 
     def batch_write_config(
@@ -127,7 +122,7 @@ class ServerOpsMixin:
             params["filePath"] = file_path
         if expected_version is not None:
             params["expectedVersion"] = expected_version
-        result: Dict[str, Any] = self._server_call("config/batchWrite", params)
+        result: Dict[str, Any] = self._call("config/batchWrite", params)
         return result
 
     def on_notification(

@@ -31,6 +31,7 @@ from .protocol import Notification, ServerRequest
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import CodexClient
+    from .turns import TurnState
 
 log = logging.getLogger("codex_sync.server_requests")
 
@@ -78,12 +79,12 @@ class ServerRequestDispatcher:
             target=self._answer, args=(view, state), name="codex-sync-server-request", daemon=True
         ).start()
 
-    def _handler_for(self, view: ServerRequestView, state: Any) -> Any:
+    def _handler_for(self, view: ServerRequestView, state: Optional[TurnState]) -> Any:
         kind = view.handler_kind
         if kind is None:
             return None
         index = 0 if kind == "approval" else 1
-        turn_handlers = getattr(state, "handlers", None) if state is not None else None
+        turn_handlers = state.handlers if state is not None else None
         if turn_handlers and turn_handlers[index] is not None:
             return turn_handlers[index]
         thread_handlers = self._thread_handlers.get(view.thread_id or "")
@@ -91,7 +92,7 @@ class ServerRequestDispatcher:
             return thread_handlers[index]
         return self.approval_handler if index == 0 else self.user_input_handler
 
-    def _answer(self, view: ServerRequestView, state: Any) -> None:
+    def _answer(self, view: ServerRequestView, state: Optional[TurnState]) -> None:
         try:
             handler = self._handler_for(view, state)
             if handler == MANUAL and state is not None and state.add_request(view):

@@ -24,7 +24,7 @@ from .config import (
     check_id,
     turn_overrides_from,
 )
-from .errors import CodexTimeoutError, CodexTransportError
+from .errors import CodexTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import CodexClient
@@ -47,12 +47,10 @@ class ThreadOpsMixin:
         _pending_overrides: Dict[str, TurnOverrides]
 
         def _ensure_initialized(self) -> None: ...
-        def _request(self, method: str, params: Optional[Dict[str, Any]], timeout: Optional[float]) -> Any: ...
-        def _claim_thread(self, thread_id: str) -> TurnState: ...
-
-    def _thread_call(self, method: str, params: Dict[str, Any]) -> Any:
-        self._ensure_initialized()
-        return self._request(method, params, self.request_timeout)
+        def _timeout_or_default(self, timeout: Optional[float]) -> Optional[float]: ...
+        def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any: ...
+        def _run_turn_request(self, thread_id: str, method: str, params: Dict[str, Any]) -> TurnState: ...
+        def _forget_turn(self, state: TurnState) -> None: ...
 
     def start_thread(
         self,
@@ -70,7 +68,7 @@ class ThreadOpsMixin:
 
         check_config(config, ThreadConfig, "config")
         config = config or ThreadConfig()
-        result = self._thread_call("thread/start", config.to_params(THREAD_START_KEYS))
+        result = self._call("thread/start", config.to_params(THREAD_START_KEYS))
         thread_id = str(result["thread"]["id"])
         self._loaded_threads.add(thread_id)
         return ThreadHandle(cast("CodexClient", self), thread_id, config, approval_handler=approval_handler,
@@ -86,7 +84,7 @@ class ThreadOpsMixin:
         config = overrides or ThreadConfig()
         params = config.to_params(THREAD_RESUME_KEYS)
         params.update(threadId=check_id(thread_id, "thread_id"), excludeTurns=True)
-        result = self._thread_call("thread/resume", params)
+        result = self._call("thread/resume", params)
         self._loaded_threads.add(thread_id)
         return ThreadHandle(cast("CodexClient", self), thread_id, config, info=result, **handlers)
 
@@ -110,7 +108,7 @@ class ThreadOpsMixin:
         params.update(threadId=check_id(thread_id, "thread_id"), excludeTurns=True)
         if last_turn_id is not None:
             params["lastTurnId"] = check_id(last_turn_id, "last_turn_id")
-        result = self._thread_call("thread/fork", params)
+        result = self._call("thread/fork", params)
         new_id = str(result["thread"]["id"])
         self._loaded_threads.add(new_id)
         kept = [name for name in FORK_KEEPS_PARENTS if getattr(config, name) is not UNSET]
@@ -136,13 +134,8 @@ class ThreadOpsMixin:
         if not isinstance(overrides, ThreadConfig):
             raise TypeError(f"overrides must be a ThreadConfig, not {type(overrides).__name__}")
         check_id(thread_id, "thread_id")
-        result: Dict[str, Any] = {}
         if thread_id not in self._loaded_threads:
-            params = overrides.to_params(THREAD_RESUME_KEYS)
-            params.update(threadId=thread_id, excludeTurns=True)
-            result = self._thread_call("thread/resume", params)
-            self._loaded_threads.add(thread_id)
-            return result
+            return self.resume_thread(thread_id, overrides).info
         turn_level, ignored = turn_overrides_from(overrides)
         if not turn_level.is_empty():
             pending = self._pending_overrides.get(thread_id, TurnOverrides())
@@ -152,11 +145,11 @@ class ThreadOpsMixin:
                 "thread %s is loaded: the server keeps its %s; start a new thread to change them",
                 thread_id, ", ".join(ignored),
             )
-        return result
+        return {}
 
     def read_thread(self, thread_id: str, include_turns: bool = True) -> Dict[str, Any]:
         """``thread/read``: the thread, with its turns and their items when ``include_turns``."""
-        result: Dict[str, Any] = self._thread_call(
+        result: Dict[str, Any] = self._call(
             "thread/read", {"threadId": check_id(thread_id, "thread_id"), "includeTurns": bool(include_turns)}
         )
         return result
@@ -180,22 +173,22 @@ class ThreadOpsMixin:
                            ("searchTerm", search_term), ("sortKey", sort_key)):
             if value is not None:
                 params[key] = value
-        result: Dict[str, Any] = self._thread_call("thread/list", params)
+        result: Dict[str, Any] = self._call("thread/list", params)
         return result
 
     def set_thread_name(self, thread_id: str, name: str) -> None:
         """``thread/name/set``."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, not {type(name).__name__}")
-        self._thread_call("thread/name/set", {"threadId": check_id(thread_id, "thread_id"), "name": name})
+        self._call("thread/name/set", {"threadId": check_id(thread_id, "thread_id"), "name": name})
 
     def archive_thread(self, thread_id: str) -> None:
         """``thread/archive``: hide the thread from the default list."""
-        self._thread_call("thread/archive", {"threadId": check_id(thread_id, "thread_id")})
+        self._call("thread/archive", {"threadId": check_id(thread_id, "thread_id")})
 
     def unarchive_thread(self, thread_id: str) -> Dict[str, Any]:
         """``thread/unarchive``; returns ``{"thread": ...}``."""
-        result: Dict[str, Any] = self._thread_call("thread/unarchive", {"threadId": check_id(thread_id, "thread_id")})
+        result: Dict[str, Any] = self._call("thread/unarchive", {"threadId": check_id(thread_id, "thread_id")})
         return result
 
     def revert_thread(self, thread_id: str, before_turn_id: str) -> Dict[str, Any]:
@@ -203,7 +196,7 @@ class ThreadOpsMixin:
 
         Files the turns changed are not restored.
         """
-        result: Dict[str, Any] = self._thread_call(
+        result: Dict[str, Any] = self._call(
             "thread/revert",
             {"threadId": check_id(thread_id, "thread_id"), "beforeTurnId": check_id(before_turn_id, "before_turn_id")},
         )
@@ -230,15 +223,13 @@ class ThreadOpsMixin:
         ``timeout`` (default: ``request_timeout``) for it to finish.
         """
         check_id(thread_id, "thread_id")
+        wait = self._timeout_or_default(timeout)
         self._ensure_initialized()
-        state = self._claim_thread(thread_id)
+        state = self._run_turn_request(thread_id, "thread/compact/start", {"threadId": thread_id})
         try:
-            self._request("thread/compact/start", {"threadId": thread_id}, self.request_timeout)
-        except BaseException as exc:
-            state.fail(CodexTransportError(f"thread/compact/start failed: {exc}"))
-            raise
-        wait = self.request_timeout if timeout is None else timeout
-        if not state.wait_finished(None if wait is None else time.monotonic() + wait):
-            raise CodexTimeoutError(f"compaction of thread {thread_id} did not finish within {wait:g}s")
-        if state.failure is not None and state.status is None:
-            raise state.failure
+            if not state.wait_finished(None if wait is None else time.monotonic() + wait):
+                raise CodexTimeoutError(f"compaction of thread {thread_id} did not finish within {wait:g}s")
+            if state.failure is not None and state.status is None:
+                raise state.failure
+        finally:
+            self._forget_turn(state)

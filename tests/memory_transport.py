@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from typing import Any, List, Optional, Union
+import time
+from typing import Any, Callable, List, Optional, Tuple, Union
 
+from codex_sync.connection import Connection
 from codex_sync.errors import CodexTransportError
+from codex_sync.protocol import Notification, ServerRequest
 from codex_sync.transports.base import Transport
 
 _EOF = object()
@@ -20,10 +23,9 @@ class MemoryTransport(Transport):
         self._incoming: queue.Queue[Any] = queue.Queue()
         self.sent: queue.Queue[dict] = queue.Queue()
         self.closed = threading.Event()
-        self.opened = False
 
     def open(self) -> None:
-        self.opened = True
+        pass
 
     def send(self, text: str) -> None:
         if self.closed.is_set():
@@ -54,8 +56,23 @@ class MemoryTransport(Transport):
     def next_sent(self, timeout: float = 5.0) -> dict:
         return self.sent.get(timeout=timeout)
 
-    def drain_sent(self) -> List[dict]:
-        out = []
-        while not self.sent.empty():
-            out.append(self.sent.get_nowait())
-        return out
+
+def connected() -> Tuple[Connection, MemoryTransport, List[Notification], List[ServerRequest]]:
+    """A started connection over a new transport, with what it routes nowhere else.
+
+    Returns the connection, the transport, the notifications no subscriber
+    took, and the server requests.
+    """
+    transport = MemoryTransport()
+    unrouted: List[Notification] = []
+    requests: List[ServerRequest] = []
+    conn = Connection(transport, on_server_request=requests.append, on_unrouted=unrouted.append)
+    conn.start()
+    return conn, transport, unrouted, requests
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds or ``timeout`` passes (the caller asserts after)."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)

@@ -9,11 +9,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from codex_sync.connection import Connection
 from codex_sync.errors import CodexProtocolError, CodexTimeoutError, CodexTransportError
-from codex_sync.protocol import Notification, ServerRequest
+from codex_sync.protocol import Notification
 
-from .memory_transport import MemoryTransport
+from .memory_transport import connected, wait_until
 
 
 class Recorder:
@@ -29,17 +28,8 @@ class Recorder:
         self.failed.append(error)
 
 
-def make() -> tuple[Connection, MemoryTransport, List[Any], List[Any]]:
-    transport = MemoryTransport()
-    unrouted: List[Notification] = []
-    requests: List[ServerRequest] = []
-    conn = Connection(transport, on_server_request=requests.append, on_unrouted=unrouted.append)
-    conn.start()
-    return conn, transport, unrouted, requests
-
-
 def test_concurrent_requests_each_get_their_own_reply() -> None:
-    conn, transport, _, _ = make()
+    conn, transport, _, _ = connected()
     results: Dict[int, Any] = {}
     errors: List[BaseException] = []
 
@@ -65,7 +55,7 @@ def test_concurrent_requests_each_get_their_own_reply() -> None:
 
 
 def test_error_reply_and_timeout_and_late_reply() -> None:
-    conn, transport, _, _ = make()
+    conn, transport, _, _ = connected()
     t = threading.Thread(target=lambda: transport.feed({"id": transport.next_sent()["id"], "error": {"code": -32600, "message": "nope"}}))
     t.start()
     with pytest.raises(CodexProtocolError) as info:
@@ -84,13 +74,11 @@ def test_error_reply_and_timeout_and_late_reply() -> None:
 
 
 def test_junk_is_skipped_and_the_pump_keeps_going() -> None:
-    conn, transport, unrouted, requests = make()
+    conn, transport, unrouted, requests = connected()
     transport.feed(b"garbage\n", b"\n", b"[1]\n", b"\xff\xfe\n", {"id": 12345, "result": 1}, {"weird": True})
     transport.feed({"method": "some/notification", "params": {"threadId": "T"}})
     transport.feed({"id": 7, "method": "item/tool/requestUserInput", "params": {}})
-    deadline = time.monotonic() + 5
-    while (not unrouted or not requests) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: bool(unrouted and requests))
     assert [n.method for n in unrouted] == ["some/notification"]
     assert [r.id for r in requests] == [7]
     assert conn.alive
@@ -98,7 +86,7 @@ def test_junk_is_skipped_and_the_pump_keeps_going() -> None:
 
 
 def test_routing_by_thread_and_on_result_runs_before_later_messages() -> None:
-    conn, transport, unrouted, _ = make()
+    conn, transport, unrouted, _ = connected()
     sub = Recorder()
     conn.subscribe("T1", sub)
     seen_at_first_event: List[int] = []
@@ -122,9 +110,7 @@ def test_routing_by_thread_and_on_result_runs_before_later_messages() -> None:
 
     threading.Thread(target=server).start()
     conn.request("turn/start", {}, timeout=5, on_result=hook_calls.append)
-    deadline = time.monotonic() + 5
-    while len(unrouted) < 1 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(unrouted) >= 1)
     assert seen_at_first_event == [1]  # the hook ran before the next notification
     assert [m.thread_id for m in sub.delivered] == ["T1"]
     assert [m.thread_id for m in unrouted] == ["T2"]
@@ -132,7 +118,7 @@ def test_routing_by_thread_and_on_result_runs_before_later_messages() -> None:
 
 
 def test_end_of_stream_fails_every_waiter_at_once_and_later_calls_fast() -> None:
-    conn, transport, _, _ = make()
+    conn, transport, _, _ = connected()
     sub = Recorder()
     conn.subscribe("T", sub)
     outcomes: List[BaseException] = []
@@ -165,7 +151,7 @@ def test_end_of_stream_fails_every_waiter_at_once_and_later_calls_fast() -> None
 
 
 def test_close_from_another_thread_wakes_a_blocked_request() -> None:
-    conn, transport, _, _ = make()
+    conn, transport, _, _ = connected()
     threading.Timer(0.3, conn.close).start()
     started = time.monotonic()
     with pytest.raises(CodexTransportError, match="closed"):
@@ -175,7 +161,7 @@ def test_close_from_another_thread_wakes_a_blocked_request() -> None:
 
 
 def test_deltas_nobody_reads_are_skipped_unparsed() -> None:
-    conn, transport, unrouted, _ = make()
+    conn, transport, unrouted, _ = connected()
 
     class Skipping(Recorder):
         skipped = 0
@@ -190,9 +176,7 @@ def test_deltas_nobody_reads_are_skipped_unparsed() -> None:
     conn.subscribe("B", reading)
     delta = '{"method":"item/agentMessage/delta","params":{"threadId":"%s","turnId":"U","itemId":"i","delta":"d"}}'
     transport.feed(delta % "A", delta % "B", delta % "C", {"method": "done", "params": {}})
-    deadline = time.monotonic() + 5
-    while not unrouted and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: bool(unrouted))
     assert skipping.skipped == 1 and skipping.delivered == []
     assert [m.method for m in reading.delivered] == ["item/agentMessage/delta"]
     assert [m.method for m in unrouted] == ["item/agentMessage/delta", "done"]  # default: listeners may want it

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any, List
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codex_sync import protocol
-from codex_sync.connection import Connection
 from codex_sync.errors import CodexError, CodexTransportError
-from codex_sync.protocol import Notification
 from codex_sync.turns import TurnState
 
-from .memory_transport import MemoryTransport
+from .memory_transport import connected, wait_until
 
 
 @given(st.binary(max_size=300))
@@ -85,10 +82,7 @@ def messages(draw: Any) -> Any:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(messages(), max_size=40), st.integers(min_value=0, max_value=4))
 def test_router_survives_any_interleaving_and_every_waiter_ends(feed: List[Any], waiters: int) -> None:
-    transport = MemoryTransport()
-    unrouted: List[Notification] = []
-    conn = Connection(transport, on_server_request=lambda r: None, on_unrouted=unrouted.append)
-    conn.start()
+    conn, transport, unrouted, _ = connected()
     turns = {tid: TurnState(tid, lambda s: None) for tid in ("T1", "T2")}
     for tid, state in turns.items():
         conn.subscribe(tid, state)
@@ -107,9 +101,7 @@ def test_router_survives_any_interleaving_and_every_waiter_ends(feed: List[Any],
         transport.next_sent()
     transport.feed(*feed)
     transport.feed({"id": "sentinel"}, {"method": "probe", "params": {}})
-    deadline = time.monotonic() + 10
-    while not any(n.method == "probe" for n in unrouted) and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: any(n.method == "probe" for n in unrouted), timeout=10)
     assert any(n.method == "probe" for n in unrouted), "the reader stopped pumping"
     assert conn.alive
     transport.end()

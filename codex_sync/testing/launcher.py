@@ -31,14 +31,15 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-import weakref
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Set, Union
 
 from .model import ScriptedModel
 
@@ -78,13 +79,8 @@ def codex_binary() -> str:
         if not os.path.isfile(override):
             raise RuntimeError(f"{CODEX_ENV_VAR}={override!r} is not a file; {_MISSING}")
         return override
-    try:
-        import codex_cli_bin  # type: ignore[import-not-found, unused-ignore]
-
-        path = str(codex_cli_bin.bundled_codex_path())
-    except (ImportError, FileNotFoundError, OSError) as exc:
-        raise RuntimeError(_MISSING) from exc
-    if not os.path.isfile(path):
+    path = _bundled("bundled_codex_path")
+    if path is None or not os.path.isfile(path):
         raise RuntimeError(_MISSING)
     return path
 
@@ -97,11 +93,16 @@ def codex_path_dir() -> Optional[str]:
     """
     if os.environ.get(CODEX_ENV_VAR):
         return None
+    return _bundled("bundled_path_dir")
+
+
+def _bundled(name: str) -> Optional[str]:
+    """``codex_cli_bin.<name>()`` as a string; ``None`` if the package or the file is missing."""
     try:
         import codex_cli_bin  # type: ignore[import-not-found, unused-ignore]
 
-        found = codex_cli_bin.bundled_path_dir()
-    except (ImportError, FileNotFoundError, OSError):
+        found = getattr(codex_cli_bin, name)()
+    except (ImportError, OSError, AttributeError):
         return None
     return None if found is None else str(found)
 
@@ -194,8 +195,23 @@ def write_codex_home(
     return home
 
 
-# Servers still alive, closed at interpreter exit so no process survives tests.
-_LIVE: weakref.WeakSet[AppServer] = weakref.WeakSet()
+# Servers still alive, closed at interpreter exit so no process survives tests
+# (a plain set: one dropped without close() must still be closed then).
+_LIVE: Set[AppServer] = set()
+
+
+def _kill_session(pid: int) -> None:
+    """Kill what the server left in its session (shells it spawned).
+
+    The same as ``StdioTransport``'s clean-up; written here because the test
+    kit uses only codex_sync's public API (SPEC §5).
+    """
+    if sys.platform == "win32":  # pragma: no cover
+        return
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:  # ProcessLookupError, PermissionError: nothing left, or not ours
+        pass
 
 
 def _close_all() -> None:
@@ -443,6 +459,8 @@ class AppServer:
                     pass
             except OSError:
                 pass
+        if proc is not None:
+            _kill_session(proc.pid)
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=2.0)
         if self._root is not None:

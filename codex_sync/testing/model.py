@@ -356,8 +356,8 @@ class ScriptedModel:
 
         Slow or hanging replies wake at once (their sleeps wait on a stop
         event) and their connections are shut down, so codex sees the stream
-        break. Blocks at most about two seconds waiting for handler threads to
-        finish. Any thread, except a reply's own handler thread.
+        break. Blocks at most about four seconds: two for the serving thread,
+        two for handler threads to finish. Any thread, except a reply's own handler thread.
         """
         with self._lock:
             if self._closed:

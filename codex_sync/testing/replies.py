@@ -528,23 +528,8 @@ class TruncatedReply(Reply):
     def write(self, stream: ReplyStream) -> None:
         """Stream the cut-off answer (see :meth:`Reply.write`)."""
         evs = [_created(stream.new_id("resp"))]
-        if self.partial:
-            item_id = stream.new_id("msg")
-            evs.append(
-                {
-                    "type": "response.output_item.added",
-                    "item": {"type": "message", "role": "assistant", "id": item_id, "content": []},
-                }
-            )
-            evs.append(
-                {
-                    "type": "response.output_text.delta",
-                    "item_id": item_id,
-                    "output_index": 0,
-                    "content_index": 0,
-                    "delta": self.partial,
-                }
-            )
+        if self.partial:  # a message's opening and its one delta, never its end
+            evs += TextReply(self.partial, deltas=(self.partial,)).message_events(stream)[:-1]
         _sse(stream, evs, 0.0)
 
 
