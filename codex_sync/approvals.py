@@ -22,14 +22,13 @@ import sys
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from typing_extensions import Protocol
 
 from . import protocol
 from .errors import CodexError
-from .protocol import ServerRequest
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import CodexClient
+from .protocol import RequestId, ServerRequest
 
 log = logging.getLogger("codex_sync.approvals")
 
@@ -51,6 +50,16 @@ _warned_clients: weakref.WeakSet[Any] = weakref.WeakSet()
 _warn_lock = threading.Lock()
 
 
+class Responder(Protocol):
+    """Where answers to server requests go (the client's session implements it)."""
+
+    def respond(self, request_id: RequestId, result: Any) -> None:
+        """Send ``result`` as the answer to request ``request_id``."""
+
+    def respond_error(self, request_id: RequestId, code: int, message: str) -> None:
+        """Answer request ``request_id`` with a JSON-RPC error."""
+
+
 class ServerRequestView:
     """A request from the server, waiting for one answer.
 
@@ -60,8 +69,8 @@ class ServerRequestView:
 
     handler_kind: Optional[str] = None
 
-    def __init__(self, client: CodexClient, message: ServerRequest) -> None:
-        self._client = client
+    def __init__(self, responder: Responder, message: ServerRequest) -> None:
+        self._responder = responder
         self._message = message
         self._lock = threading.Lock()
         self.answered = False
@@ -79,22 +88,35 @@ class ServerRequestView:
         """One line for a person: what is asked."""
         return self.method
 
-    def _claim(self) -> bool:
+    def _send(self, send: Callable[[], None]) -> None:
+        """Send one answer, once: the request counts as answered only once it went out.
+
+        If sending raises (an answer JSON cannot encode, a dead connection),
+        the request is still unanswered and a later answer is sent.
+        """
         with self._lock:
             if self.answered:
-                return False
+                return
             self.answered = True
-            return True
+        try:
+            send()
+        except BaseException:
+            with self._lock:
+                self.answered = False
+            raise
 
     def respond(self, result: Any) -> None:
-        """Send ``result`` as the answer. Raises :class:`CodexTransportError` if the connection is gone."""
-        if self._claim():
-            self._client._respond(self._message, result)
+        """Send ``result`` as the answer (once; later answers are ignored). Any thread.
+
+        Raises :class:`TypeError` if ``result`` cannot be encoded as JSON (the
+        request stays unanswered), :class:`CodexTransportError` if the
+        connection is gone.
+        """
+        self._send(lambda: self._responder.respond(self.id, result))
 
     def answer_error(self, code: int, message: str) -> None:
-        """Answer with a JSON-RPC error."""
-        if self._claim():
-            self._client._respond_error(self._message, code, message)
+        """Answer with a JSON-RPC error (once). Any thread."""
+        self._send(lambda: self._responder.respond_error(self.id, code, message))
 
     def _repr_markdown_(self) -> str:
         return f"**{type(self).__name__}** `{self.method}`\n\n{self.describe()}"
@@ -295,17 +317,17 @@ def check_handler(value: Any, name: str) -> None:
         raise TypeError(f"{name} must be callable, codex_sync.MANUAL or None")
 
 
-def make_request_view(client: CodexClient, message: ServerRequest) -> ServerRequestView:
-    """The typed object for a server request."""
-    return _VIEW_TYPES.get(message.method, ServerRequestView)(client, message)
+def make_request_view(responder: Responder, message: ServerRequest) -> ServerRequestView:
+    """The typed object for a server request, answering through ``responder``."""
+    return _VIEW_TYPES.get(message.method, ServerRequestView)(responder, message)
 
 
 def default_answer(view: ServerRequestView) -> None:
     """What the client answers when nobody handles ``view`` (one warning per client)."""
     if isinstance(view, ApprovalRequest):
         with _warn_lock:
-            first = view._client not in _warned_clients
-            _warned_clients.add(view._client)
+            first = view._responder not in _warned_clients
+            _warned_clients.add(view._responder)
         if first:
             log.warning(
                 "declined %s (%s): codex_sync declines approvals by default. To allow them, pass "

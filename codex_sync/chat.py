@@ -1,30 +1,41 @@
-"""``ChatStream``: the iterator ``client.chat()`` returns, reading one turn from a cursor."""
+"""``ChatStream``: the iterator ``client.chat()`` returns, reading one turn from a cursor.
+
+The stream reads a :class:`~codex_sync.turns.TurnState`'s events from its
+cursor and folds them into a :class:`~codex_sync.transcript.Transcript`. It
+owns only its reading position; ending the turn (stop, cancel, forget) is
+the :class:`~codex_sync.turn_registry.TurnRegistry`'s job.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
-from . import protocol
-from .errors import (
-    CodexTransportError,
-    CodexTurnFailedError,
-    CodexTurnInactiveError,
-    CodexTurnInterruptedError,
-)
-from .protocol import Notification
-from .steps import step_from_item
+from typing_extensions import Protocol
+
+from .approvals import default_answer
+from .config import check_timeout
+from .errors import CodexEmptyAnswerError, CodexForkError, CodexTurnInactiveError
+from .transcript import DeltaCallback, Transcript, ending_error
+from .turn_registry import TurnRegistry
 from .turns import TurnState
-from .values import CancelResult, ChatContinuation, ConversationStep, TextDelta, TokenUsage
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .conversation import ConversationMixin
+from .values import CancelResult, ChatContinuation, ChatResult, ConversationStep, TokenUsage
 
 log = logging.getLogger("codex_sync.chat")
 
-DeltaCallback = Callable[[TextDelta], None]
+__all__ = ["ChatStream", "DeltaCallback", "run_to_end"]
+
+
+class TurnControls(Protocol):
+    """What a stream asks of its client: the default timeout and steering."""
+
+    request_timeout: Optional[float]
+
+    def steer_turn(self, *, thread_id: str, expected_turn_id: str, input_items: Any) -> Any:
+        """Add input to a running turn."""
 
 
 class ChatStream(Iterator[ConversationStep]):
@@ -46,35 +57,32 @@ class ChatStream(Iterator[ConversationStep]):
 
     def __init__(
         self,
-        client: ConversationMixin,
+        turns: TurnRegistry,
         state: TurnState,
         *,
         cursor: int,
         inactivity_timeout: Optional[float],
         on_delta: Optional[DeltaCallback],
         mode: str,
+        controls: TurnControls,
     ) -> None:
-        self._client = client
+        self._turns = turns
         self._state = state
+        self._controls = controls
         self._start_cursor = cursor
         self._cursor = cursor
         self._inactivity_timeout = inactivity_timeout
         self._on_delta = on_delta
         self._mode = mode
         self._opened_at = time.monotonic()
+        self._pid = os.getpid()
         self._done = False  # iteration over (end reached, error raised, cancelled)
         self._detached = False  # a continuation now owns the turn
-        self.steps: List[ConversationStep] = []
-        self.raw_events: List[Dict[str, Any]] = []
-        self.final_text: Optional[str] = None
-        self.assistant_item_id: Optional[str] = None
-        self.last_error: Optional[Dict[str, Any]] = None
-        self._usage_sum: Dict[str, int] = {}
-        self._usage_last: Optional[Dict[str, Any]] = None
+        self._transcript = Transcript(state.thread_id, state.turn_id)
         if on_delta is not None:
             state.wants_deltas = True
 
-    # -- identity -----------------------------------------------------------
+    # -- identity and what was read -----------------------------------------------
     @property
     def thread_id(self) -> str:
         """The codex thread this turn runs on."""
@@ -92,67 +100,90 @@ class ChatStream(Iterator[ConversationStep]):
         return ChatContinuation(self.thread_id, self.turn_id, cursor, self._mode)
 
     @property
+    def steps(self) -> List[ConversationStep]:
+        """The steps this stream has yielded so far."""
+        return self._transcript.steps
+
+    @property
+    def raw_events(self) -> List[Dict[str, Any]]:
+        """The raw notifications this stream has read so far."""
+        return self._transcript.raw_events
+
+    @property
+    def final_text(self) -> Optional[str]:
+        """The text of the last agent message read so far."""
+        return self._transcript.final_text
+
+    @property
+    def assistant_item_id(self) -> Optional[str]:
+        """The item id of that agent message."""
+        return self._transcript.assistant_item_id
+
+    @property
+    def last_error(self) -> Optional[Dict[str, Any]]:
+        """The server's last error (not retried) read so far."""
+        return self._transcript.last_error
+
+    @property
     def usage(self) -> Optional[TokenUsage]:
         """Token usage seen so far in this turn (``None`` before the first report)."""
-        last = self._usage_last
-        if last is None:
-            return None
-        total = last.get("total") if isinstance(last.get("total"), dict) else {}
-        s = self._usage_sum
-        return TokenUsage(
-            input_tokens=s.get("inputTokens", 0),
-            cached_input_tokens=s.get("cachedInputTokens", 0),
-            output_tokens=s.get("outputTokens", 0),
-            reasoning_output_tokens=s.get("reasoningOutputTokens", 0),
-            total_tokens=s.get("totalTokens", 0),
-            thread_total_tokens=int(total.get("totalTokens", 0)) if total else 0,
-            model_context_window=last.get("modelContextWindow"),
-            raw=last,
-        )
+        return self._transcript.usage
 
-    # -- iteration ----------------------------------------------------------
+    # -- iteration ----------------------------------------------------------------
     def __iter__(self) -> ChatStream:
         return self
 
     def __next__(self) -> ConversationStep:
         if self._done:
             raise StopIteration
+        if os.getpid() != self._pid:
+            raise CodexForkError(
+                f"this stream was opened in process {self._pid} and cannot be read in process "
+                f"{os.getpid()} (after fork): its turn belongs to the parent's client"
+            )
         try:
             step = self._advance()
-        except KeyboardInterrupt:
-            self._done = True
-            self._client._stop_turn(self._state, reason="KeyboardInterrupt")
-            raise
         except CodexTurnInactiveError:
             self._detached = True
             raise
-        except BaseException:  # an on_delta callback raised, or the turn ended badly
+        except BaseException as exc:  # Ctrl-C, an on_delta callback raised, or the turn ended badly
             self._done = True
             if self._state.finished:
-                self._client._forget_turn(self._state)
+                self._turns.forget(self._state)
             else:
-                self._client._stop_turn(self._state, reason="error in the caller")
+                reason = "KeyboardInterrupt" if isinstance(exc, KeyboardInterrupt) else "error in the caller"
+                self._turns.stop(self._state, reason=reason)
             raise
         if step is None:
             self._done = True
-            self._client._forget_turn(self._state)
+            self._turns.forget(self._state)
             raise StopIteration
         return step
 
     def _advance(self) -> Optional[ConversationStep]:
         state = self._state
+        transcript = self._transcript
         while True:
             events = state.events
             while self._cursor < len(events):
-                message = events[self._cursor]
-                self._cursor += 1
-                step = self._process(message, self._cursor - 1)
+                index = self._cursor
+                self._cursor = index + 1
+                on_delta = None
+                if self._on_delta is not None and index >= state.deltas_delivered:
+                    state.deltas_delivered = index + 1  # never the same delta twice, even on resume
+                    on_delta = self._on_delta
+                if transcript.turn_id is None:
+                    transcript.turn_id = state.turn_id
+                step = transcript.fold(events[index], on_delta)
                 if step is not None:
                     return step
             if state.finished:
                 if self._cursor < len(state.events):
                     continue
-                self._conclude()
+                transcript.turn_id = state.turn_id
+                error = ending_error(transcript, state.status, state.error, state.failure)
+                if error is not None:
+                    raise error
                 return None
             deadline = self._idle_deadline()
             if not state.wait_beyond(self._cursor, deadline):
@@ -166,102 +197,26 @@ class ChatStream(Iterator[ConversationStep]):
             return None
         return max(self._state.last_activity, self._opened_at) + self._inactivity_timeout
 
-    def _process(self, message: Notification, index: int) -> Optional[ConversationStep]:
-        state = self._state
-        turn_id = message.turn_id
-        if turn_id is not None and state.turn_id is not None and turn_id != state.turn_id:
-            return None
-        self.raw_events.append(message.raw)
-        method = message.method
-        params = message.params
-        if method == protocol.ITEM_COMPLETED:
-            item = params.get("item")
-            if not isinstance(item, dict):
-                return None
-            step = step_from_item(item, params, state.thread_id, state.turn_id)
-            if step.item_type == "agentMessage" and step.text:
-                self.final_text = step.text
-                self.assistant_item_id = step.item_id
-            self.steps.append(step)
-            return step
-        if method in protocol.DELTA_KINDS:
-            if self._on_delta is not None and index >= state.deltas_delivered:
-                state.deltas_delivered = index + 1  # never the same delta twice, even on resume
-                delta = params.get("delta")
-                if isinstance(delta, str):
-                    self._on_delta(TextDelta(protocol.DELTA_KINDS[method], params.get("itemId"), delta, method))
-            return None
-        if method == protocol.TOKEN_USAGE_UPDATED:
-            usage = params.get("tokenUsage")
-            if isinstance(usage, dict):
-                self._usage_last = usage
-                last = usage.get("last")
-                if isinstance(last, dict):
-                    for key, value in last.items():
-                        if isinstance(value, int):
-                            self._usage_sum[key] = self._usage_sum.get(key, 0) + value
-            return None
-        if method == protocol.ERROR_NOTIFICATION and not params.get("willRetry"):
-            error = params.get("error")
-            if isinstance(error, dict):
-                self.last_error = error
-            return None
-        request = getattr(message, "request", None)
-        if request is not None:  # a server request waiting for a manual answer
-            return ConversationStep(
-                step_type="approval",
-                item_type=method,
-                text=request.describe(),
-                item_id=params.get("itemId"),
-                thread_id=state.thread_id,
-                turn_id=state.turn_id,
-                data={"params": params, "item": None},
-                request=request,
-            )
-        return None
-
-    def _conclude(self) -> None:
-        state = self._state
-        if state.status is None and state.failure is not None:
-            raise CodexTransportError(
-                f"the connection died during turn {state.turn_id}: {state.failure.message}",
-                exit_code=state.failure.exit_code,
-                stderr_tail=state.failure.stderr_tail,
-            ) from state.failure
-        if state.status == "failed":
-            error = state.error or self.last_error or {}
-            message = str(error.get("message") or "the turn failed")
-            raise CodexTurnFailedError(
-                f"turn {state.turn_id} failed: {message}",
-                thread_id=state.thread_id,
-                turn_id=state.turn_id,
-                error=error,
-            )
-        if state.status == "interrupted":
-            raise CodexTurnInterruptedError(
-                f"turn {state.turn_id} was interrupted",
-                thread_id=state.thread_id,
-                turn_id=state.turn_id,
-                error=state.error,
-            )
-
-    # -- control ------------------------------------------------------------
+    # -- control --------------------------------------------------------------------
     def cancel(self, timeout: Optional[float] = None) -> CancelResult:
         """Interrupt the turn and return what this stream has not yielded yet.
 
         Blocks until ``turn/completed`` or ``timeout`` (default: the client's
-        request timeout). See :meth:`CodexClient.cancel`.
+        request timeout). Works also after the turn ended (then nothing is
+        interrupted and ``was_completed`` tells how it ended). See
+        :meth:`CodexClient.cancel`.
         """
         self._done = True
-        return self._client.cancel(
-            ChatContinuation(self.thread_id, self.turn_id, self._cursor, "chat"), timeout=timeout
-        )
+        wait = self._controls.request_timeout if timeout is None else check_timeout(timeout, "timeout")
+        return self._turns.cancel(self._state, self._cursor, wait)
 
-    def steer(self, text: str) -> str:
-        """Add ``text`` (or input items) to the running turn; returns the turn id."""
-        return self._client.steer_turn(
-            thread_id=self.thread_id, expected_turn_id=self.turn_id, input_items=text
-        )
+    def steer(self, text: Any) -> str:
+        """Add ``text`` (or input items) to the running turn; returns the turn id.
+
+        Blocks for one request. Raises :class:`CodexProtocolError` if the turn has ended.
+        """
+        self._controls.steer_turn(thread_id=self.thread_id, expected_turn_id=self.turn_id, input_items=text)
+        return self.turn_id
 
     def close(self) -> None:
         """Stop reading: if the turn still runs and no continuation owns it, interrupt it.
@@ -272,7 +227,7 @@ class ChatStream(Iterator[ConversationStep]):
         if self._done or self._detached:
             return
         self._done = True
-        self._client._stop_turn(self._state, reason="closed")
+        self._turns.stop(self._state, reason="closed")
 
     def __enter__(self) -> ChatStream:
         return self
@@ -281,9 +236,44 @@ class ChatStream(Iterator[ConversationStep]):
         self.close()
 
     def __del__(self) -> None:
-        try:
-            if not self._done and not self._detached:
-                self._done = True
-                self._client._stop_turn_later(self._state)
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
+        # No lock here: the cyclic GC may run this in a thread that holds one.
+        if not getattr(self, "_done", True) and not self._detached and os.getpid() == self._pid:
+            self._done = True
+            self._turns.stop_later(self._state)
+
+
+def run_to_end(stream: ChatStream, read_back: Callable[[str, str], Optional[str]]) -> ChatResult:
+    """Read ``stream`` to its end and return the turn's :class:`ChatResult` (``chat_once``).
+
+    A server request left for a manual answer gets the default answer (with
+    a warning): there is no loop to answer it in. Without an agent message,
+    ``read_back(thread_id, turn_id)`` reads the final text back from the
+    thread. Raises what the stream raises, and :class:`CodexEmptyAnswerError`
+    when there is no answer text at all.
+    """
+    for step in stream:
+        if step.request is not None and not step.request.answered:
+            log.warning("chat_once cannot show %s for a manual answer; answering with the "
+                        "default (use chat() for codex_sync.MANUAL)", step.request.method)
+            default_answer(step.request)
+    final = stream.final_text
+    source = "item/completed"
+    if not final:
+        final = read_back(stream.thread_id, stream.turn_id)
+        source = "thread/read"
+    if not final:
+        raise CodexEmptyAnswerError(
+            f"turn {stream.turn_id} completed without an answer",
+            thread_id=stream.thread_id,
+            turn_id=stream.turn_id,
+        )
+    return ChatResult(
+        thread_id=stream.thread_id,
+        turn_id=stream.turn_id,
+        final_text=final,
+        raw_events=tuple(stream.raw_events),
+        assistant_item_id=stream.assistant_item_id,
+        completion_source=source,
+        steps=tuple(stream.steps),
+        usage=stream.usage,
+    )

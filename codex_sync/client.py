@@ -1,57 +1,50 @@
-"""``CodexClient``: the blocking facade over one connection to an app-server."""
+"""``CodexClient``: the blocking facade, and the composition root of one client's parts.
+
+A client is built from parts that each own one concern (see ``docs/architecture.md``):
+:class:`~codex_sync.session.Session` (the current connection, life cycle,
+``initialize``, every request), :class:`~codex_sync.turn_registry.TurnRegistry`
+(running turns), :class:`~codex_sync.server_requests.ServerRequestDispatcher`
+(answers to server requests) and :class:`~codex_sync.listeners.Listeners`
+(``on_notification``). Its public methods check their arguments and delegate.
+"""
 
 from __future__ import annotations
 
 import atexit
 import logging
-import os
-import random
-import threading
-import time
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import protocol
-from ._version import __version__
-from .config import UNSET, TurnOverrides, check_timeout
-from .connection import Connection
-from .conversation import ConversationMixin
-from .errors import (
-    CodexForkError,
-    CodexOverloadedError,
-    CodexTimeoutError,
-    CodexTransportError,
+from .approvals import ServerRequestView, run_handler
+from .chat import ChatStream, run_to_end
+from .config import (
+    UNSET,
+    ThreadConfig,
+    TurnOverrides,
+    check_id,
+    check_timeout,
 )
-from .protocol import Notification, ServerRequest
+from .conversation import Conversation
+from .inputs import InputArg, to_input_items
+from .listeners import Listeners
+from .protocol import Notification
 from .server_ops import ServerOpsMixin
 from .server_requests import ServerRequestDispatcher
+from .session import DEFAULT_INITIALIZE_PARAMS, Session, merge_initialize_params
 from .thread_ops import ThreadOpsMixin
+from .transcript import DeltaCallback
 from .transports.base import Transport
 from .transports.stdio import StdioTransport
 from .transports.websocket import WebSocketTransport
-from .turns import TurnState
-from .values import InitializeResult
+from .turn_args import check_turn_args
+from .turn_registry import TurnRegistry
+from .values import CancelResult, ChatContinuation, ChatResult, InitializeResult
 
 log = logging.getLogger("codex_sync")
 
-DEFAULT_INITIALIZE_PARAMS: Dict[str, Any] = {
-    "protocolVersion": "1",
-    "clientInfo": {"name": "codex_sync", "version": __version__},
-    "capabilities": {
-        "optOutNotificationMethods": [
-            "codex/event/agent_message_content_delta",
-            "codex/event/reasoning_content_delta",
-            "codex/event/item_started",
-            "codex/event/item_completed",
-            "codex/event/task_started",
-            "codex/event/task_complete",
-        ]
-    },
-}
-
-# A server that loses the CODEX_HOME start-up race is started again this often.
-STARTUP_RACE_RETRIES = 3
+__all__ = ["CodexClient", "DEFAULT_INITIALIZE_PARAMS", "merge_initialize_params"]
 
 _live_clients: weakref.WeakSet[CodexClient] = weakref.WeakSet()
 
@@ -65,34 +58,7 @@ def _close_clients_at_exit() -> None:  # pragma: no cover - runs at interpreter 
             pass
 
 
-def merge_initialize_params(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The ``initialize`` params: defaults, then the caller's keys (the seed's rules).
-
-    Top-level keys are shallow-merged. If the caller's ``capabilities`` is a
-    dict without ``optOutNotificationMethods``, the default list is added; a
-    caller's list is kept; a ``capabilities`` that is ``None`` or not a dict
-    is sent as given.
-    """
-    merged: Dict[str, Any] = {
-        key: (dict(value) if isinstance(value, dict) else value)
-        for key, value in DEFAULT_INITIALIZE_PARAMS.items()
-    }
-    if params is None:
-        return merged
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
-    merged.update(params)
-    caps = merged.get("capabilities")
-    if isinstance(caps, dict) and "optOutNotificationMethods" not in caps:
-        caps = dict(caps)
-        caps["optOutNotificationMethods"] = list(
-            DEFAULT_INITIALIZE_PARAMS["capabilities"]["optOutNotificationMethods"]
-        )
-        merged["capabilities"] = caps
-    return merged
-
-
-class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
+class CodexClient(ThreadOpsMixin, ServerOpsMixin):
     """A blocking client for one ``codex app-server`` (over stdio or a websocket).
 
     Create it with :meth:`connect_stdio` or :meth:`connect_websocket`, then use
@@ -137,23 +103,19 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
             raise ValueError(f"overload_retries must be an int >= 0, not {overload_retries!r}")
         self.experimental_api = experimental_api
         self.client_info = dict(client_info) if client_info else None
-        self.overload_retries = overload_retries
-        self._transport = transport
-        self._requests = ServerRequestDispatcher(
-            self, approval_handler=approval_handler, user_input_handler=user_input_handler
+        self._listeners = Listeners()
+        self._session = Session(
+            transport,
+            overload_retries=overload_retries,
+            on_unrouted=self._listeners.offer,
+            wants_unrouted_deltas=self._listeners.wanted,
         )
-        self._conn = self._new_connection()
-        self._state = "unopened"
-        self._pid = os.getpid()
-        self._start_lock = threading.Lock()
-        self._init_lock = threading.Lock()
-        self._initialize_result: Optional[InitializeResult] = None
-        self._turn_lock = threading.Condition(threading.Lock())
-        self._active_by_thread: Dict[str, TurnState] = {}
-        self._turns: Dict[str, TurnState] = {}
-        self._last_prune = time.monotonic()
-        self._loaded_threads: set[str] = set()
-        self._pending_overrides: Dict[str, TurnOverrides] = {}
+        self._turns = TurnRegistry(self._session)
+        self._requests = ServerRequestDispatcher(
+            self._session, self._turns, approval_handler=approval_handler, user_input_handler=user_input_handler
+        )
+        self._session.on_server_request = self._requests.dispatch
+        self._conversation = Conversation(self._session, self._turns, self)
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -197,7 +159,21 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
         return cls(transport, **options)
 
     def __repr__(self) -> str:
-        return f"<CodexClient {self._transport.describe()} {self._state}>"
+        return f"<CodexClient {self._session.describe()}>"
+
+    @property
+    def overload_retries(self) -> int:
+        """How often a -32001 (overloaded) reply is retried before :class:`CodexOverloadedError`."""
+        return self._session.overload_retries
+
+    @overload_retries.setter
+    def overload_retries(self, value: int) -> None:
+        self._session.overload_retries = value
+
+    @property
+    def _transport(self) -> Transport:
+        """The current transport (for tests and diagnostics)."""
+        return self._session.transport
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> CodexClient:
@@ -206,29 +182,18 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
         Blocks until connected. Raises :class:`CodexTransportError` if it
         cannot, or if the client was closed ("create a new client").
         """
-        self._check_pid()
-        with self._start_lock:
-            if self._state == "open":
-                return self
-            if self._state == "closed":
-                raise CodexTransportError("this client is closed; create a new one")
-            self._conn.start()
-            self._state = "open"
-            _live_clients.add(self)
+        self._session.start()
+        _live_clients.add(self)
         return self
 
     def close(self) -> None:
         """Close the connection; every waiter raises :class:`CodexTransportError`.
 
         Idempotent, callable from any thread (also from callbacks). Blocks
-        a few seconds at most while the server process exits.
+        a few seconds at most while the server process exits; a second
+        caller returns only once the first one's close is done.
         """
-        with self._start_lock:
-            was_open = self._state == "open"
-            self._state = "closed"
-        if was_open and os.getpid() == self._pid:
-            self._conn.close()
-            self._requests.close()
+        self._session.close(self._requests.close, self._listeners.close, self._turns.close)
         _live_clients.discard(self)
 
     def __enter__(self) -> CodexClient:
@@ -240,21 +205,7 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
     @property
     def closed(self) -> bool:
         """``True`` once :meth:`close` was called or the connection died."""
-        return self._state == "closed" or not self._conn.alive
-
-    def _check_pid(self) -> None:
-        if os.getpid() != self._pid:
-            raise CodexForkError(
-                f"this CodexClient was created in process {self._pid} and cannot be used in "
-                f"process {os.getpid()} (after fork): create one client per process, e.g. with "
-                "codex_sync.per_process_client()"
-            )
-
-    def _ready(self) -> None:
-        self._check_pid()
-        if self._state != "open":
-            self.start()
-        self._conn.check_alive()
+        return self._session.closed
 
     # -- initialize and requests ------------------------------------------------
     def initialize(
@@ -272,49 +223,9 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
             merged["capabilities"].setdefault("experimentalApi", True)
         if self.client_info and params is None:
             merged["clientInfo"] = dict(self.client_info)
-        self._check_pid()  # not _ready(): a server already dead of the start-up race is retried below
-        if self._state != "open":
-            self.start()
-        with self._init_lock:
-            if self._initialize_result is None:
-                wait = self._timeout_or_default(timeout)
-                for attempt in range(STARTUP_RACE_RETRIES + 1):
-                    try:
-                        result = self._conn.request(protocol.INITIALIZE, merged, wait)
-                        break
-                    except CodexTransportError as exc:
-                        if attempt == STARTUP_RACE_RETRIES or not self._lost_startup_race(exc):
-                            raise
-                        log.info("app-server lost a start-up race on its CODEX_HOME; starting it again")
-                        time.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
-                        self._respawn()
-                self._conn.notify(protocol.INITIALIZED)
-                self._initialize_result = InitializeResult.from_result(result or {})
-        return self._initialize_result
-
-    @staticmethod
-    def _lost_startup_race(error: CodexTransportError) -> bool:
-        """Two app-servers initializing one CODEX_HOME at once: one exits (codex 0.163)."""
-        return "failed to initialize sqlite state runtime" in error.stderr_tail
-
-    def _respawn(self) -> None:
-        """Start a fresh server process (only before ``initialize`` succeeded)."""
-        fresh = getattr(self._transport, "fresh", None)
-        if fresh is None:
-            raise CodexTransportError("the app-server exited during start-up")
-        self._conn.close()
-        self._transport = fresh()
-        self._conn = self._new_connection()
-        self._conn.start()
-
-    def _new_connection(self) -> Connection:
-        """A connection over the current transport, wired to this client's dispatcher."""
-        return Connection(
-            self._transport,
-            on_server_request=self._requests.dispatch,
-            on_unrouted=self._on_unrouted,
-            wants_unrouted_deltas=self._requests.has_listeners,
-        )
+        result = self._session.initialize(merged, self._timeout_or_default(timeout))
+        _live_clients.add(self)
+        return result
 
     def request(self, method: str, params: Optional[Mapping[str, Any]] = None, timeout: Any = UNSET) -> Any:
         """Send any JSON-RPC request and block for its result (a dict, usually).
@@ -331,58 +242,251 @@ class CodexClient(ConversationMixin, ThreadOpsMixin, ServerOpsMixin):
             raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
         wait = self.request_timeout if timeout is UNSET else check_timeout(timeout, "timeout")
         self._ensure_initialized()
-        return self._request(method, dict(params) if params is not None else None, wait)
-
-    def _request(
-        self,
-        method: str,
-        params: Optional[Dict[str, Any]],
-        timeout: Optional[float],
-        on_result: Optional[Callable[[Any], None]] = None,
-    ) -> Any:
-        self._ready()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        attempt = 0
-        while True:
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-            try:
-                return self._conn.request(method, params, remaining, on_result=on_result)
-            except CodexOverloadedError as exc:
-                attempt += 1
-                if attempt > self.overload_retries:
-                    raise
-                pause = min(2.0, 0.05 * (2 ** attempt)) * random.uniform(0.5, 1.5)
-                if deadline is not None and time.monotonic() + pause >= deadline:
-                    raise CodexTimeoutError(f"{method}: server overloaded until the deadline") from exc
-                log.debug("%s overloaded, retry %d in %.2fs", method, attempt, pause)
-                time.sleep(pause)
+        return self._session.request(method, dict(params) if params is not None else None, wait)
 
     def _ensure_initialized(self) -> None:
-        if self._initialize_result is None:
+        if self._session.initialize_result is None:
             self.initialize()
 
     def _timeout_or_default(self, timeout: Optional[float]) -> Optional[float]:
         """A call's ``timeout`` argument: ``None`` means the client's ``request_timeout``."""
         return self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
 
-    def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any:
-        """``initialize`` if needed, then the request (``timeout`` as in :meth:`_timeout_or_default`)."""
+    def _call(
+        self, method: str, params: Dict[str, Any], timeout: Optional[float] = None, *, extra_seconds: float = 0.0
+    ) -> Any:
+        """``initialize`` if needed, then one request (the mixins' one declared call)."""
+        wait = self._timeout_or_default(timeout)
+        if wait is not None:
+            wait += extra_seconds
         self._ensure_initialized()
-        return self._request(method, params, self._timeout_or_default(timeout))
+        return self._session.request(method, params, wait)
 
-    # -- notifications outside turns ---------------------------------------
-    def _on_unrouted(self, message: Notification) -> None:
-        self._requests.notify_listeners(message)
+    def _idle_timeout(self, value: Any) -> Optional[float]:
+        """A call's ``inactivity_timeout``: ``UNSET`` means the client's."""
+        return self.inactivity_timeout if value is UNSET else check_timeout(value, "inactivity_timeout")
 
-    # -- server requests (see server_requests.py) ---------------------------
-    def _turn_state_of_thread(self, thread_id: Optional[str]) -> Optional[TurnState]:
+    # -- threads ------------------------------------------------------------------
+    def set_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> Dict[str, Any]:
+        """Apply thread-level settings between turns.
+
+        For a thread this client has not loaded, ``thread/resume`` loads it
+        with the settings and its result is returned. For a loaded thread,
+        today's server ignores new settings in ``thread/resume`` (and fails it
+        before the first turn), so none is sent: the settings ``turn/start``
+        can carry (``model``, ``cwd``, ``approval_policy``,
+        ``approvals_reviewer``, ``sandbox``, ``service_tier``, ``personality``)
+        go with this client's next turn on the thread, where they stick, and
+        ``{}`` is returned. Instructions and the rest are fixed once a thread
+        has history (a fork keeps them too): a warning names them; start a
+        new thread to change them.
+        """
+        return self._set_thread_defaults(thread_id, overrides)[0]
+
+    def _set_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> Tuple[Dict[str, Any], ThreadConfig]:
+        if not isinstance(overrides, ThreadConfig):
+            raise TypeError(f"overrides must be a ThreadConfig, not {type(overrides).__name__}")
+        check_id(thread_id, "thread_id")
+        self._ensure_initialized()
+        return self._conversation.apply_thread_defaults(thread_id, overrides)
+
+    def _apply_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> ThreadConfig:
+        """:meth:`set_thread_defaults`, returning the settings that took effect (for ``ThreadHandle``)."""
+        return self._set_thread_defaults(thread_id, overrides)[1]
+
+    def _set_thread_handlers(self, thread_id: str, approval: Any, user_input: Any) -> None:
+        self._turns.set_thread_handlers(thread_id, approval, user_input)
+
+    def compact_thread(self, thread_id: str, timeout: Optional[float] = None) -> None:
+        """Compact the thread's context (``thread/compact/start``) and wait for that turn to end.
+
+        The compaction is a turn of its own: it waits for a running turn of
+        this client on the thread first, and others wait for it. Blocks up to
+        ``timeout`` (default: ``request_timeout``) for it to finish; raises
+        :class:`CodexTimeoutError` then. Ctrl-C stops the compaction.
+        """
+        check_id(thread_id, "thread_id")
+        wait = self._timeout_or_default(timeout)
+        self._ensure_initialized()
+        self._conversation.compact(thread_id, wait)
+
+    # -- turns ----------------------------------------------------------------------
+    def chat(
+        self,
+        text: Optional[InputArg] = None,
+        thread_id: Optional[str] = None,
+        *,
+        user: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        thread_config: Optional[ThreadConfig] = None,
+        turn_overrides: Optional[TurnOverrides] = None,
+        inactivity_timeout: Any = UNSET,
+        continuation: Optional[ChatContinuation] = None,
+        on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
+    ) -> ChatStream:
+        """Start a turn (or resume one) and return an iterator of its completed steps.
+
+        Blocks until the turn has started (a ``thread/start`` first when
+        ``thread_id`` is ``None``); iteration then blocks per step. ``text`` is
+        a string or a list of input items (see ``codex_sync.inputs``).
+        ``inactivity_timeout``: seconds of silence before
+        :class:`CodexTurnInactiveError`; ``None`` no limit; default the
+        client's. ``continuation`` resumes a turn exactly where a previous call
+        stopped and excludes every other turn argument (:class:`ValueError`).
+        If another call of this client runs a turn on the same thread, this
+        one waits for it to end first. ``on_delta`` receives live text
+        (:class:`TextDelta`) in the iterating thread. ``approval_handler`` and
+        ``user_input_handler`` answer this turn's server requests (over the
+        thread's and the client's; ``codex_sync.MANUAL`` yields them as steps).
+        """
+        args = check_turn_args(
+            text, thread_id, user=user, metadata=metadata, thread_config=thread_config,
+            turn_overrides=turn_overrides, continuation=continuation, approval_handler=approval_handler,
+            user_input_handler=user_input_handler, on_delta=on_delta,
+        )
+        idle = self._idle_timeout(inactivity_timeout)
+        if args.continuation is None:
+            self._ensure_initialized()
+        return self._conversation.open_stream("chat", args, idle, on_delta)
+
+    def chat_once(
+        self,
+        text: Optional[InputArg] = None,
+        thread_id: Optional[str] = None,
+        *,
+        user: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        thread_config: Optional[ThreadConfig] = None,
+        turn_overrides: Optional[TurnOverrides] = None,
+        inactivity_timeout: Any = UNSET,
+        continuation: Optional[ChatContinuation] = None,
+        on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
+    ) -> ChatResult:
+        """Run one turn to its end and return its :class:`ChatResult`.
+
+        Same arguments as :meth:`chat`. Blocks until ``turn/completed``.
+        Raises :class:`CodexTurnInactiveError` (resume with its
+        ``continuation``), :class:`CodexTurnFailedError`,
+        :class:`CodexTurnInterruptedError`, :class:`CodexEmptyAnswerError`
+        (no answer text at all), :class:`CodexTransportError`. Ctrl-C
+        interrupts the turn, drains it and re-raises. A server request whose
+        handler is ``codex_sync.MANUAL`` gets the default answer here (with a
+        warning): answering by hand needs a ``chat()`` loop.
+        """
+        args = check_turn_args(
+            text, thread_id, user=user, metadata=metadata, thread_config=thread_config,
+            turn_overrides=turn_overrides, continuation=continuation, approval_handler=approval_handler,
+            user_input_handler=user_input_handler, on_delta=on_delta,
+        )
+        idle = self._idle_timeout(inactivity_timeout)
+        if args.continuation is None:
+            self._ensure_initialized()
+        return run_to_end(self._conversation.open_stream("chat_once", args, idle, on_delta),
+                          self._conversation.read_back)
+
+    def cancel(self, continuation: ChatContinuation, timeout: Optional[float] = None) -> CancelResult:
+        """Stop a turn left by :class:`CodexTurnInactiveError` and collect what was unread.
+
+        Sends ``turn/interrupt`` if the turn still runs, then waits for
+        ``turn/completed`` — one deadline for both, ``timeout`` seconds
+        (default: ``request_timeout``). Returns the steps and events after the
+        continuation's cursor; the turn is forgotten and its thread can take a
+        new turn at once. Raises :class:`CodexTimeoutError` if the turn does
+        not end in time, :class:`ValueError` for an unknown continuation.
+        """
+        state = self._turns.find(continuation)
+        return self._turns.cancel(state, continuation.cursor, self._timeout_or_default(timeout))
+
+    def steer_turn(self, *, thread_id: str, expected_turn_id: str, input_items: InputArg) -> str:
+        """Add input to the running turn (``turn/steer``); returns the turn id.
+
+        ``input_items`` is a string or a list of input items. Blocks for one
+        request; raises :class:`CodexProtocolError` if no such turn is running.
+        """
+        check_id(thread_id, "thread_id")
+        check_id(expected_turn_id, "expected_turn_id")
+        items = to_input_items(input_items, "input_items")
+        result = self._call(
+            protocol.TURN_STEER, {"threadId": thread_id, "expectedTurnId": expected_turn_id, "input": items}
+        )
+        return str((result or {}).get("turnId") or expected_turn_id)
+
+    def interrupt_turn(
+        self, turn_id: str, thread_id: Optional[str] = None, timeout: Optional[float] = None
+    ) -> None:
+        """Send ``turn/interrupt`` for ``turn_id`` (low level; returns once the server accepts).
+
+        ``thread_id`` may be left out for a turn this client started. The turn
+        then ends with ``turn/completed`` (status ``interrupted``) on its own.
+        Blocks for one request (``timeout``, default ``request_timeout``).
+        """
+        check_id(turn_id, "turn_id")
         if thread_id is None:
-            return None
-        with self._turn_lock:
-            return self._active_by_thread.get(thread_id)
+            thread_id = self._turns.thread_of_turn(turn_id)
+            if thread_id is None:
+                raise ValueError(f"thread_id is needed: turn {turn_id} is not one this client runs")
+        self._call(protocol.TURN_INTERRUPT, {"threadId": thread_id, "turnId": turn_id}, timeout)
 
-    def _respond(self, request: ServerRequest, result: Any) -> None:
-        self._conn.respond(request.id, result)
+    def start_review(
+        self,
+        *,
+        thread_id: str,
+        target: Mapping[str, Any],
+        delivery: Optional[str] = None,
+        inactivity_timeout: Any = UNSET,
+        on_delta: Optional[DeltaCallback] = None,
+    ) -> ChatStream:
+        """Start a review turn (``review/start``) and return its steps as a :class:`ChatStream`.
 
-    def _respond_error(self, request: ServerRequest, code: int, message: str) -> None:
-        self._conn.respond_error(request.id, code, message)
+        ``target`` is e.g. ``{"type": "uncommittedChanges"}``,
+        ``{"type": "baseBranch", "branch": "main"}``,
+        ``{"type": "commit", "sha": ..., "title": ...}`` or
+        ``{"type": "custom", "instructions": ...}``. ``delivery`` may be
+        ``"inline"`` (the only value today's server accepts) or ``None``.
+        The review's findings arrive as an ``exitedReviewMode`` step. Blocks
+        until the review has started.
+        """
+        check_id(thread_id, "thread_id")
+        if not isinstance(target, Mapping) or not isinstance(target.get("type"), str):
+            raise TypeError("target must be a dict with a 'type', e.g. {'type': 'uncommittedChanges'}")
+        if delivery is not None and not isinstance(delivery, str):
+            raise TypeError("delivery must be a string or None")
+        if on_delta is not None and not callable(on_delta):
+            raise TypeError("on_delta must be callable or None")
+        idle = self._idle_timeout(inactivity_timeout)
+        self._ensure_initialized()
+        return self._conversation.open_review(thread_id, target, delivery, idle, on_delta)
+
+    # -- server requests and notifications ------------------------------------------
+    def on_notification(
+        self, method: Optional[str], callback: Callable[[Notification], None]
+    ) -> Callable[[], None]:
+        """Call ``callback(notification)`` for notifications outside any turn of ours.
+
+        ``method=None`` means every method. Callbacks run in order on one
+        worker thread, never the reader; one that raises is logged. If they
+        fall 10,000 notifications behind, the newest are dropped with a
+        warning (nothing piles up without bound). Returns a function that
+        unsubscribes. Notifications of running turns go to their ``chat()``
+        readers. Any thread; does not block.
+        """
+        if method is not None and not isinstance(method, str):
+            raise TypeError("method must be a string or None")
+        if not callable(callback):
+            raise TypeError("callback must be callable")
+        return self._listeners.add(method, callback)
+
+    def respond_approval(self, request: ServerRequestView, decision: Any) -> None:
+        """Answer a request received as a manual ``approval`` step.
+
+        ``decision`` is what a handler would return (``True``, ``"accept"``,
+        ``{"question_id": "answer"}`` for questions, ...). Thread-safe; a
+        second answer is ignored. Does not block beyond sending the answer.
+        """
+        if not isinstance(request, ServerRequestView):
+            raise TypeError("request must be the step.request of an approval step")
+        run_handler(request, lambda _request: decision)

@@ -166,6 +166,10 @@ _SANDBOX_POLICIES = {
 _TURN_LEVEL = ("model", "cwd", "approval_policy", "approvals_reviewer", "service_tier", "personality")
 
 
+# Settings a fork takes from its parent's history, whatever thread/fork says (codex 0.163).
+FORK_KEEPS_PARENTS = ("base_instructions", "developer_instructions")
+
+
 def turn_overrides_from(config: ThreadConfig) -> tuple[TurnOverrides, list[str]]:
     """Split thread settings into what ``turn/start`` can carry, and the names of the rest."""
     carried: Dict[str, Any] = {}
@@ -184,13 +188,18 @@ def turn_overrides_from(config: ThreadConfig) -> tuple[TurnOverrides, list[str]]
 
 
 def check_timeout(value: Any, name: str) -> Optional[float]:
-    """Check a timeout argument: a positive number of seconds, or ``None`` for no limit."""
+    """Check a timeout argument: a positive number of seconds, or ``None`` for no limit.
+
+    ``float("inf")`` means no limit too; ``NaN`` and numbers <= 0 raise :class:`ValueError`.
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be positive (or None for no limit), not {value!r}")
+    if value != value or value <= 0:  # (NaN is not equal to itself)
+        raise ValueError(f"{name} must be a positive number of seconds (or None for no limit), not {value!r}")
+    if value == float("inf"):
+        return None
     return float(value)
 
 

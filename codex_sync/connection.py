@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from typing_extensions import Protocol
 
@@ -30,7 +31,7 @@ WAIT_SLICE = 0.25
 # Messages up to this many characters (at most 4,001 bytes of UTF-8 with the
 # newline; a pipe writes up to 4 KiB all or nothing) are written by the caller.
 # Longer ones go out on a writer thread that Ctrl-C cannot stop half-way
-# (see Connection._send_on_writer_thread).
+# (see _Writer).
 WHOLE_SEND_CHARS = 1000
 
 
@@ -50,6 +51,9 @@ class Subscriber(Protocol):
         """The connection is gone. Must not block."""
 
 
+ReplyHook = Callable[[Any, Optional[BaseException]], None]
+
+
 class _Pending:
     """One request waiting for its reply.
 
@@ -58,16 +62,16 @@ class _Pending:
     Event, which builds a fresh waiter lock on every wait.
     """
 
-    __slots__ = ("done", "settled", "result", "error", "method", "on_result")
+    __slots__ = ("done", "settled", "result", "error", "method", "on_reply")
 
-    def __init__(self, method: str, on_result: Optional[Callable[[Any], None]]) -> None:
+    def __init__(self, method: str, on_reply: Optional[ReplyHook]) -> None:
         self.done = threading.Lock()
         self.done.acquire()
         self.settled = False
         self.result: Any = None
         self.error: Optional[BaseException] = None
         self.method = method
-        self.on_result = on_result
+        self.on_reply = on_reply
 
     def settle(self) -> None:
         """Wake the waiter (call once, with the connection lock held or from the reader)."""
@@ -88,6 +92,59 @@ class _Pending:
                     return self.settled
             if self.done.acquire(timeout=slice_):
                 return True
+
+
+class _Writer:
+    """The one thread (per connection) that writes big messages; started on first use.
+
+    A big message can take many system calls to go out. Ctrl-C in the
+    calling thread between two of them would leave half a line on the stream
+    and corrupt every later message. Written here, ``KeyboardInterrupt`` only
+    ends the caller's wait: the writer finishes the message, and later
+    messages queue behind it.
+    """
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._jobs: queue.SimpleQueue[Optional[Tuple[str, threading.Event, List[BaseException]]]] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+
+    def send(self, text: str) -> None:
+        """Queue ``text`` and wait until it went out; raises what the write raised."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="codex-sync-writer", daemon=True)
+                self._thread.start()
+        done = threading.Event()
+        errors: List[BaseException] = []
+        self._jobs.put((text, done, errors))
+        while not done.wait(WAIT_SLICE):
+            pass
+        if errors:
+            raise errors[0]
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            text, done, errors = job
+            try:
+                self._write(text)
+            except BaseException as exc:  # handed to the caller
+                errors.append(exc)
+            finally:
+                done.set()
+
+    def stop(self) -> None:
+        """End the thread after the messages already queued. Idempotent."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._jobs.put(None)
 
 
 class Connection:
@@ -118,6 +175,7 @@ class Connection:
         self._failure: Optional[CodexTransportError] = None
         self._closing_reason: Optional[str] = None
         self._reader: Optional[threading.Thread] = None
+        self._writer = _Writer(self._write_whole)
         self.closed_event = threading.Event()
 
     # -- life cycle -------------------------------------------------------
@@ -150,6 +208,7 @@ class Connection:
             if self._closing_reason is None:
                 self._closing_reason = reason
         self._transport.close()
+        self._writer.stop()
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
             reader.join(timeout=5.0)
@@ -214,11 +273,11 @@ class Connection:
                 slot.error = protocol.error_from_reply(message, slot.method)
             else:
                 slot.result = message.result
-                if slot.on_result is not None:
-                    try:
-                        slot.on_result(message.result)
-                    except Exception:  # pragma: no cover - library hooks only
-                        log.exception("reply hook of %s failed", slot.method)
+            if slot.on_reply is not None:
+                try:
+                    slot.on_reply(slot.result, slot.error)
+                except Exception:  # pragma: no cover - library hooks only
+                    log.exception("reply hook of %s failed", slot.method)
             slot.settle()
         else:
             assert isinstance(message, ServerRequest)
@@ -235,6 +294,11 @@ class Connection:
             self._subscribers.clear()
         for slot in pending:
             slot.error = error
+            if slot.on_reply is not None:
+                try:
+                    slot.on_reply(None, error)
+                except Exception:  # pragma: no cover - library hooks only
+                    log.exception("reply hook of %s failed", slot.method)
             slot.settle()
         for subscriber in subscribers:
             try:
@@ -246,69 +310,68 @@ class Connection:
     # -- writing ------------------------------------------------------------
     def _send(self, text: str) -> None:
         self.check_alive()
-        if len(text) <= WHOLE_SEND_CHARS:
-            with self._write_lock:
-                self._transport.send(text)
-        else:
-            self._send_on_writer_thread(text)
+        try:
+            if len(text) <= WHOLE_SEND_CHARS:
+                self._write_whole(text)
+            else:
+                self._writer.send(text)
+        except UnicodeEncodeError as exc:  # raised before a byte is written
+            bad = exc.object[exc.start:exc.end]
+            raise ValueError(
+                f"cannot send a string holding {bad!r}: a lone surrogate is not UTF-8 (os.fsdecode "
+                "makes them of file names that are not UTF-8); clean it first, e.g. "
+                "text.encode('utf-8', 'replace').decode('utf-8')"
+            ) from exc
 
-    def _send_on_writer_thread(self, text: str) -> None:
-        """Send a big message from a thread of its own, and wait for it.
-
-        A big message can take many system calls to go out. Ctrl-C in the
-        calling thread between two of them would leave half a line on the
-        stream and corrupt every later message. Here ``KeyboardInterrupt``
-        only ends the caller's wait: the writer, which holds the write lock,
-        finishes the message, and later messages queue behind it.
-        """
-        errors: List[BaseException] = []
-        done = threading.Event()
-
-        def write() -> None:
-            try:
-                with self._write_lock:
-                    self._transport.send(text)
-            except BaseException as exc:  # handed to the caller below
-                errors.append(exc)
-            finally:
-                done.set()
-
-        threading.Thread(target=write, name="codex-sync-writer", daemon=True).start()
-        while not done.wait(WAIT_SLICE):
-            pass
-        if errors:
-            raise errors[0]
+    def _write_whole(self, text: str) -> None:
+        with self._write_lock:
+            self._transport.send(text)
 
     def request(
         self,
         method: str,
         params: Optional[protocol.JsonDict],
         timeout: Optional[float],
-        on_result: Optional[Callable[[Any], None]] = None,
+        on_reply: Optional[ReplyHook] = None,
     ) -> Any:
         """Send a request and block until its reply, for at most ``timeout`` seconds.
 
-        ``on_result`` (library code only, never user code) runs on the reader
-        thread with a successful result before any later message is handled.
+        ``on_reply(result, error)`` (library code only, never user code) runs
+        on the reader with the reply before any later message is handled, or
+        with the connection's error when it dies first. When it is given, a
+        caller that stops waiting (a timeout, Ctrl-C) leaves the request
+        pending, so that the hook still learns how it ended.
 
         Raises :class:`CodexProtocolError` for an error reply,
         :class:`CodexTimeoutError` at the deadline, :class:`CodexTransportError`
-        as soon as the connection dies. Ctrl-C is delivered within a slice.
+        as soon as the connection dies, :class:`TypeError`/:class:`ValueError`
+        (nothing sent) if ``params`` cannot be encoded. Ctrl-C is delivered
+        within a slice.
         """
-        slot = _Pending(method, on_result)
+        slot = _Pending(method, on_reply)
+        request_id = next(self._ids)
+        text = protocol.encode_request(request_id, method, params)
         with self._lock:
-            request_id = next(self._ids)
             self._pending[request_id] = slot
         try:
-            self._send(protocol.encode_request(request_id, method, params))
+            self._send(text)
+        except BaseException:
+            self._forget(request_id)
+            raise
+        try:
             if not slot.wait(timeout):
                 raise CodexTimeoutError(f"{method}: no reply within {timeout:g}s")
-        finally:
-            with self._lock:
-                self._pending.pop(request_id, None)
+        except BaseException:
+            if on_reply is None:
+                self._forget(request_id)
+            raise
         if slot.error is not None:
             raise slot.error
         return slot.result
+
+    def _forget(self, request_id: protocol.RequestId) -> None:
+        with self._lock:
+            self._pending.pop(request_id, None)
 
     def notify(self, method: str, params: Optional[protocol.JsonDict] = None) -> None:
         """Send a notification. Raises :class:`CodexTransportError` if the connection is gone."""

@@ -1,28 +1,29 @@
-"""Server-wide methods of :class:`CodexClient`: models, commands, config, notifications.
+"""Server-wide methods of :class:`CodexClient`: models, commands, config (a stateless mixin).
 
-Each blocks for one request (bounded by ``request_timeout`` unless said
-otherwise) and may be called from any thread.
+Each checks its arguments and makes one request through the one call the
+mixin declares, :meth:`ServerOpsMixin._call`; it holds no state. Each blocks
+for that request (bounded by ``request_timeout`` unless said otherwise) and
+may be called from any thread.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from .approvals import ServerRequestView
-from .protocol import Notification
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server_requests import ServerRequestDispatcher
+from . import protocol
 
 
 class ServerOpsMixin:
-    """``model/list``, ``command/exec``, ``config/*`` and notification listeners."""
+    """``model/list``, ``command/exec``, ``config/*``."""
 
-    if TYPE_CHECKING:  # what the mixin uses of CodexClient
-        request_timeout: Optional[float]
-        _requests: ServerRequestDispatcher
+    def _call(
+        self, method: str, params: Dict[str, Any], timeout: Optional[float] = None, *, extra_seconds: float = 0.0
+    ) -> Any:
+        """Initialize if needed, then send one request.
 
-        def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any: ...
+        ``timeout=None``: the client's ``request_timeout``, plus ``extra_seconds``.
+        """
+        raise NotImplementedError
 
     def list_models(
         self, *, limit: Optional[int] = None, cursor: Optional[str] = None,
@@ -33,7 +34,7 @@ class ServerOpsMixin:
         for key, value in (("limit", limit), ("cursor", cursor), ("includeHidden", include_hidden)):
             if value is not None:
                 params[key] = value
-        result: Dict[str, Any] = self._call("model/list", params)
+        result: Dict[str, Any] = self._call(protocol.MODEL_LIST, params)
         return result
 
     def exec_command(
@@ -66,10 +67,8 @@ class ServerOpsMixin:
             params["sandboxPolicy"] = dict(sandbox_policy)
         if env is not None:
             params["env"] = dict(env)
-        wait = None
-        if self.request_timeout is not None and timeout_ms is not None:
-            wait = self.request_timeout + timeout_ms / 1000.0
-        result: Dict[str, Any] = self._call("command/exec", params, wait)
+        extra = timeout_ms / 1000.0 if timeout_ms is not None else 0.0
+        result: Dict[str, Any] = self._call(protocol.COMMAND_EXEC, params, extra_seconds=extra)
         return result
 
     def read_config(
@@ -79,12 +78,12 @@ class ServerOpsMixin:
         params: Dict[str, Any] = {"includeLayers": bool(include_layers)}
         if cwd is not None:
             params["cwd"] = cwd
-        result: Dict[str, Any] = self._call("config/read", params)
+        result: Dict[str, Any] = self._call(protocol.CONFIG_READ, params)
         return result
 
     def read_config_requirements(self) -> Dict[str, Any]:
         """``configRequirements/read``: constraints an administrator placed on the config."""
-        result: Dict[str, Any] = self._call("configRequirements/read", {})
+        result: Dict[str, Any] = self._call(protocol.CONFIG_REQUIREMENTS_READ, {})
         return result
 
     def write_config_value(
@@ -104,7 +103,7 @@ class ServerOpsMixin:
             params["filePath"] = file_path
         if expected_version is not None:
             params["expectedVersion"] = expected_version
-        result: Dict[str, Any] = self._call("config/value/write", params)
+        result: Dict[str, Any] = self._call(protocol.CONFIG_VALUE_WRITE, params)
         return result
 
     def batch_write_config(
@@ -122,35 +121,5 @@ class ServerOpsMixin:
             params["filePath"] = file_path
         if expected_version is not None:
             params["expectedVersion"] = expected_version
-        result: Dict[str, Any] = self._call("config/batchWrite", params)
+        result: Dict[str, Any] = self._call(protocol.CONFIG_BATCH_WRITE, params)
         return result
-
-    def on_notification(
-        self, method: Optional[str], callback: Callable[[Notification], None]
-    ) -> Callable[[], None]:
-        """Call ``callback(notification)`` for notifications outside any turn of ours.
-
-        ``method=None`` means every method. Callbacks run in order on one
-        worker thread, never the reader; one that raises is logged. If they
-        fall far behind, the oldest are dropped with a warning (nothing piles
-        up without bound). Returns a function that unsubscribes.
-        Notifications of running turns go to their ``chat()`` readers.
-        """
-        if method is not None and not isinstance(method, str):
-            raise TypeError("method must be a string or None")
-        if not callable(callback):
-            raise TypeError("callback must be callable")
-        return self._requests.add_listener(method, callback)
-
-    def respond_approval(self, request: ServerRequestView, decision: Any) -> None:
-        """Answer a request received as a manual ``approval`` step.
-
-        ``decision`` is what a handler would return (``True``, ``"accept"``,
-        ``{"question_id": "answer"}`` for questions, ...). Thread-safe; a
-        second answer is ignored.
-        """
-        from .approvals import run_handler
-
-        if not isinstance(request, ServerRequestView):
-            raise TypeError("request must be the step.request of an approval step")
-        run_handler(request, lambda _request: decision)

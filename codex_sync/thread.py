@@ -1,18 +1,78 @@
-"""``ThreadHandle``: one codex thread, with its defaults and handlers."""
+"""``ThreadHandle``: one codex thread, with its defaults and handlers.
+
+A handle knows its client only through :class:`ThreadClient`, the calls it
+makes (``CodexClient`` implements it), so this module sits below the client.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
-from .config import UNSET, ThreadConfig, TurnOverrides, turn_overrides_from
+from typing_extensions import Protocol
+
+from .chat import ChatStream
+from .config import FORK_KEEPS_PARENTS, UNSET, ThreadConfig, TurnOverrides
 from .inputs import InputArg
-from .thread_ops import FORK_KEEPS_PARENTS
+from .transcript import DeltaCallback
 from .values import ChatContinuation, ChatResult
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .chat import ChatStream, DeltaCallback
-    from .client import CodexClient
+
+class ThreadClient(Protocol):
+    """What a :class:`ThreadHandle` calls on its client (:class:`CodexClient` does all of it)."""
+
+    def chat_once(
+        self, text: Optional[InputArg] = None, thread_id: Optional[str] = None, *,
+        user: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+        turn_overrides: Optional[TurnOverrides] = None, inactivity_timeout: Any = UNSET,
+        continuation: Optional[ChatContinuation] = None, on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None, user_input_handler: Any = None,
+    ) -> ChatResult:
+        """Run one turn to its end."""
+
+    def chat(
+        self, text: Optional[InputArg] = None, thread_id: Optional[str] = None, *,
+        user: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
+        turn_overrides: Optional[TurnOverrides] = None, inactivity_timeout: Any = UNSET,
+        continuation: Optional[ChatContinuation] = None, on_delta: Optional[DeltaCallback] = None,
+        approval_handler: Any = None, user_input_handler: Any = None,
+    ) -> ChatStream:
+        """Start a turn and return its steps."""
+
+    def _apply_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> ThreadConfig:
+        """Apply thread settings; return those that took effect."""
+
+    def _set_thread_handlers(self, thread_id: str, approval: Any, user_input: Any) -> None:
+        """Handlers for every turn of the thread."""
+
+    def fork_thread(
+        self, thread_id: str, overrides: Optional[ThreadConfig] = None, *,
+        approval_handler: Any = None, user_input_handler: Any = None,
+    ) -> ThreadHandle:
+        """Fork the thread."""
+
+    def read_thread(self, thread_id: str, include_turns: bool = True) -> Dict[str, Any]:
+        """``thread/read``."""
+
+    def set_thread_name(self, thread_id: str, name: str) -> None:
+        """``thread/name/set``."""
+
+    def archive_thread(self, thread_id: str) -> None:
+        """``thread/archive``."""
+
+    def unarchive_thread(self, thread_id: str) -> Dict[str, Any]:
+        """``thread/unarchive``."""
+
+    def rollback_thread(self, thread_id: str, num_turns: int = 1) -> Dict[str, Any]:
+        """Drop the last turns."""
+
+    def compact_thread(self, thread_id: str, timeout: Optional[float] = None) -> None:
+        """Compact the thread's context."""
+
+    def start_review(
+        self, *, thread_id: str, target: Mapping[str, Any], delivery: Optional[str] = None,
+    ) -> ChatStream:
+        """Start a review turn."""
 
 
 class ThreadHandle:
@@ -27,7 +87,7 @@ class ThreadHandle:
 
     def __init__(
         self,
-        client: CodexClient,
+        client: ThreadClient,
         thread_id: str,
         defaults: Optional[ThreadConfig] = None,
         *,
@@ -40,7 +100,7 @@ class ThreadHandle:
         self.defaults = defaults or ThreadConfig()
         self.info: Dict[str, Any] = dict(info or {})
         if approval_handler is not None or user_input_handler is not None:
-            client._requests.set_thread_handlers(thread_id, approval_handler, user_input_handler)
+            client._set_thread_handlers(thread_id, approval_handler, user_input_handler)
 
     def __repr__(self) -> str:
         return f"ThreadHandle({self.thread_id!r})"
@@ -96,12 +156,8 @@ class ThreadHandle:
         See :meth:`CodexClient.set_thread_defaults`: on a loaded thread only
         the settings a turn can carry change; ``defaults`` records just those.
         """
-        loaded = self.thread_id in self.client._loaded_threads
-        self.client.set_thread_defaults(self.thread_id, overrides)
-        if loaded:
-            _, ignored = turn_overrides_from(overrides)
-            overrides = replace(overrides, **{name: UNSET for name in ignored})
-        self.defaults = self.defaults.merged(overrides)
+        applied = self.client._apply_thread_defaults(self.thread_id, overrides)
+        self.defaults = self.defaults.merged(applied)
 
     def fork(self, overrides: Optional[ThreadConfig] = None, **handlers: Any) -> ThreadHandle:
         """A new thread with this one's history and ``defaults`` merged with ``overrides``."""

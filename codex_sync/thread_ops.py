@@ -1,56 +1,50 @@
-"""The thread methods of :class:`CodexClient` (a mixin, to keep files small).
+"""The thread methods of :class:`CodexClient` (a stateless mixin).
 
-Every method blocks for one or two requests (bounded by ``request_timeout``),
-may be called from any thread, and raises :class:`CodexProtocolError` when the
-server refuses (an unknown thread id, for instance) and
-:class:`CodexTransportError` when the connection is gone.
+Each method checks its arguments and makes one or two requests through the
+one call the mixin declares, :meth:`ThreadOpsMixin._call`; it holds no state
+(the session marks threads loaded as their ``thread/start``, ``thread/resume``
+or ``thread/fork`` succeeds).
+Each blocks for its requests (bounded by ``request_timeout``), may be called
+from any thread, and raises :class:`CodexProtocolError` when the server
+refuses (an unknown thread id, for instance) and :class:`CodexTransportError`
+when the connection is gone. Changing a loaded thread's defaults and
+compacting touch the client's turns and live on the client itself.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Dict, Optional, Set, cast
+from typing import Any, Dict, Optional, cast
 
+from . import protocol
 from .config import (
+    FORK_KEEPS_PARENTS,
     THREAD_FORK_KEYS,
     THREAD_RESUME_KEYS,
     THREAD_START_KEYS,
     UNSET,
     ThreadConfig,
-    TurnOverrides,
     check_config,
     check_id,
-    turn_overrides_from,
 )
-from .errors import CodexTimeoutError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import CodexClient
-    from .thread import ThreadHandle
-    from .turns import TurnState
+from .thread import ThreadClient, ThreadHandle
 
 log = logging.getLogger("codex_sync")
 
-# Settings a fork takes from its parent's history, whatever thread/fork says (codex 0.163).
-FORK_KEEPS_PARENTS = ("base_instructions", "developer_instructions")
-
-
 
 class ThreadOpsMixin:
-    """Thread lifecycle and history: start, resume, fork, read, list, name, archive, revert, compact."""
+    """Threads: start, resume, fork, read, list, name, archive, revert, roll back."""
 
-    if TYPE_CHECKING:  # what the mixin uses of CodexClient
-        request_timeout: Optional[float]
-        _loaded_threads: Set[str]
-        _pending_overrides: Dict[str, TurnOverrides]
+    def _call(
+        self, method: str, params: Dict[str, Any], timeout: Optional[float] = None, *, extra_seconds: float = 0.0
+    ) -> Any:
+        """Initialize if needed, then send one request; ``timeout=None``: the client's."""
+        raise NotImplementedError
 
-        def _ensure_initialized(self) -> None: ...
-        def _timeout_or_default(self, timeout: Optional[float]) -> Optional[float]: ...
-        def _call(self, method: str, params: Dict[str, Any], timeout: Optional[float] = None) -> Any: ...
-        def _run_turn_request(self, thread_id: str, method: str, params: Dict[str, Any]) -> TurnState: ...
-        def _forget_turn(self, state: TurnState) -> None: ...
+    def _as_client(self) -> ThreadClient:
+        """This object as the client its handles call (``CodexClient`` is the only class mixing this in)."""
+        return cast(ThreadClient, self)
 
     def start_thread(
         self,
@@ -62,31 +56,33 @@ class ThreadOpsMixin:
         """Start a thread (``thread/start``) and return its :class:`ThreadHandle`.
 
         ``approval_handler``/``user_input_handler`` apply to every turn of
-        this thread (over the client's; a turn's own win over both).
+        this thread (over the client's; a turn's own win over both). Blocks
+        for one request; raises :class:`CodexProtocolError` if the server
+        refuses the settings.
         """
-        from .thread import ThreadHandle
-
         check_config(config, ThreadConfig, "config")
         config = config or ThreadConfig()
-        result = self._call("thread/start", config.to_params(THREAD_START_KEYS))
+        result = self._call(protocol.THREAD_START, config.to_params(THREAD_START_KEYS))
         thread_id = str(result["thread"]["id"])
-        self._loaded_threads.add(thread_id)
-        return ThreadHandle(cast("CodexClient", self), thread_id, config, approval_handler=approval_handler,
+        return ThreadHandle(self._as_client(), thread_id, config, approval_handler=approval_handler,
                             user_input_handler=user_input_handler, info=result)
 
     def resume_thread(
-        self, thread_id: str, overrides: Optional[ThreadConfig] = None, **handlers: Any
+        self, thread_id: str, overrides: Optional[ThreadConfig] = None, *,
+        approval_handler: Any = None, user_input_handler: Any = None,
     ) -> ThreadHandle:
-        """Load a thread into this connection (``thread/resume``), applying ``overrides``."""
-        from .thread import ThreadHandle
+        """Load a thread into this connection (``thread/resume``), applying ``overrides``.
 
+        Blocks for one request; raises :class:`CodexProtocolError` for an
+        unknown thread.
+        """
         check_config(overrides, ThreadConfig, "overrides")
         config = overrides or ThreadConfig()
         params = config.to_params(THREAD_RESUME_KEYS)
         params.update(threadId=check_id(thread_id, "thread_id"), excludeTurns=True)
-        result = self._call("thread/resume", params)
-        self._loaded_threads.add(thread_id)
-        return ThreadHandle(cast("CodexClient", self), thread_id, config, info=result, **handlers)
+        result = self._call(protocol.THREAD_RESUME, params)
+        return ThreadHandle(self._as_client(), thread_id, config, info=result, approval_handler=approval_handler,
+                            user_input_handler=user_input_handler)
 
     def fork_thread(
         self,
@@ -94,63 +90,33 @@ class ThreadOpsMixin:
         overrides: Optional[ThreadConfig] = None,
         *,
         last_turn_id: Optional[str] = None,
-        **handlers: Any,
+        approval_handler: Any = None,
+        user_input_handler: Any = None,
     ) -> ThreadHandle:
         """Copy a thread's history into a new thread (``thread/fork``) and return it.
 
-        ``last_turn_id`` forks from that turn instead of the end.
+        ``last_turn_id`` forks from that turn instead of the end. Blocks for
+        one request.
         """
-        from .thread import ThreadHandle
-
         check_config(overrides, ThreadConfig, "overrides")
         config = overrides or ThreadConfig()
         params = config.to_params(THREAD_FORK_KEYS)
         params.update(threadId=check_id(thread_id, "thread_id"), excludeTurns=True)
         if last_turn_id is not None:
             params["lastTurnId"] = check_id(last_turn_id, "last_turn_id")
-        result = self._call("thread/fork", params)
+        result = self._call(protocol.THREAD_FORK, params)
         new_id = str(result["thread"]["id"])
-        self._loaded_threads.add(new_id)
         kept = [name for name in FORK_KEEPS_PARENTS if getattr(config, name) is not UNSET]
         if kept:
             log.warning("thread/fork keeps the parent's %s (today's server ignores new ones)", ", ".join(kept))
             config = replace(config, **{name: UNSET for name in kept})
-        return ThreadHandle(cast("CodexClient", self), new_id, config, info=result, **handlers)
-
-    def set_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> Dict[str, Any]:
-        """Apply thread-level settings between turns.
-
-        For a thread this client has not loaded, ``thread/resume`` loads it
-        with the settings and its result is returned. For a loaded thread,
-        today's server ignores new settings in ``thread/resume`` (and fails it
-        before the first turn), so none is sent: the settings ``turn/start``
-        can carry (``model``, ``cwd``, ``approval_policy``,
-        ``approvals_reviewer``, ``sandbox``, ``service_tier``, ``personality``)
-        go with this client's next turn on the thread, where they stick, and
-        ``{}`` is returned. Instructions and the rest are fixed once a thread
-        has history (a fork keeps them too): a warning names them; start a
-        new thread to change them.
-        """
-        if not isinstance(overrides, ThreadConfig):
-            raise TypeError(f"overrides must be a ThreadConfig, not {type(overrides).__name__}")
-        check_id(thread_id, "thread_id")
-        if thread_id not in self._loaded_threads:
-            return self.resume_thread(thread_id, overrides).info
-        turn_level, ignored = turn_overrides_from(overrides)
-        if not turn_level.is_empty():
-            pending = self._pending_overrides.get(thread_id, TurnOverrides())
-            self._pending_overrides[thread_id] = pending.merged(turn_level)
-        if ignored:
-            log.warning(
-                "thread %s is loaded: the server keeps its %s; start a new thread to change them",
-                thread_id, ", ".join(ignored),
-            )
-        return {}
+        return ThreadHandle(self._as_client(), new_id, config, info=result, approval_handler=approval_handler,
+                            user_input_handler=user_input_handler)
 
     def read_thread(self, thread_id: str, include_turns: bool = True) -> Dict[str, Any]:
         """``thread/read``: the thread, with its turns and their items when ``include_turns``."""
         result: Dict[str, Any] = self._call(
-            "thread/read", {"threadId": check_id(thread_id, "thread_id"), "includeTurns": bool(include_turns)}
+            protocol.THREAD_READ, {"threadId": check_id(thread_id, "thread_id"), "includeTurns": bool(include_turns)}
         )
         return result
 
@@ -173,22 +139,22 @@ class ThreadOpsMixin:
                            ("searchTerm", search_term), ("sortKey", sort_key)):
             if value is not None:
                 params[key] = value
-        result: Dict[str, Any] = self._call("thread/list", params)
+        result: Dict[str, Any] = self._call(protocol.THREAD_LIST, params)
         return result
 
     def set_thread_name(self, thread_id: str, name: str) -> None:
         """``thread/name/set``."""
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, not {type(name).__name__}")
-        self._call("thread/name/set", {"threadId": check_id(thread_id, "thread_id"), "name": name})
+        self._call(protocol.THREAD_NAME_SET, {"threadId": check_id(thread_id, "thread_id"), "name": name})
 
     def archive_thread(self, thread_id: str) -> None:
         """``thread/archive``: hide the thread from the default list."""
-        self._call("thread/archive", {"threadId": check_id(thread_id, "thread_id")})
+        self._call(protocol.THREAD_ARCHIVE, {"threadId": check_id(thread_id, "thread_id")})
 
     def unarchive_thread(self, thread_id: str) -> Dict[str, Any]:
         """``thread/unarchive``; returns ``{"thread": ...}``."""
-        result: Dict[str, Any] = self._call("thread/unarchive", {"threadId": check_id(thread_id, "thread_id")})
+        result: Dict[str, Any] = self._call(protocol.THREAD_UNARCHIVE, {"threadId": check_id(thread_id, "thread_id")})
         return result
 
     def revert_thread(self, thread_id: str, before_turn_id: str) -> Dict[str, Any]:
@@ -197,7 +163,7 @@ class ThreadOpsMixin:
         Files the turns changed are not restored.
         """
         result: Dict[str, Any] = self._call(
-            "thread/revert",
+            protocol.THREAD_REVERT,
             {"threadId": check_id(thread_id, "thread_id"), "beforeTurnId": check_id(before_turn_id, "before_turn_id")},
         )
         return result
@@ -214,22 +180,3 @@ class ThreadOpsMixin:
         if num_turns > len(turns):
             raise ValueError(f"thread {thread_id} has {len(turns)} turn(s); cannot roll back {num_turns}")
         return self.revert_thread(thread_id, str(turns[-num_turns]["id"]))
-
-    def compact_thread(self, thread_id: str, timeout: Optional[float] = None) -> None:
-        """Compact the thread's context (``thread/compact/start``) and wait for that turn to end.
-
-        The compaction is a turn of its own: it waits for a running turn of
-        this client on the thread first, and others wait for it. Blocks up to
-        ``timeout`` (default: ``request_timeout``) for it to finish.
-        """
-        check_id(thread_id, "thread_id")
-        wait = self._timeout_or_default(timeout)
-        self._ensure_initialized()
-        state = self._run_turn_request(thread_id, "thread/compact/start", {"threadId": thread_id})
-        try:
-            if not state.wait_finished(None if wait is None else time.monotonic() + wait):
-                raise CodexTimeoutError(f"compaction of thread {thread_id} did not finish within {wait:g}s")
-            if state.failure is not None and state.status is None:
-                raise state.failure
-        finally:
-            self._forget_turn(state)

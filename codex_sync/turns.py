@@ -31,8 +31,11 @@ class RequestEvent(Notification):
 class TurnState:
     """Events of one turn of one codex thread, as they arrive.
 
-    ``events`` only grows. ``finished`` is set when ``turn/completed`` arrives
-    or the connection dies (``failure`` then holds the error).
+    ``events`` only grows. ``finished`` is set when ``turn/completed`` arrives,
+    when the connection dies (``failure`` then holds the error), or when the
+    request that starts the turn failed (``start_error``). The turn registry
+    owns its life (claim, start, stop, forget); this class only buffers and
+    wakes waiters.
     """
 
     def __init__(self, thread_id: str, on_finished: Callable[[TurnState], None]) -> None:
@@ -42,6 +45,7 @@ class TurnState:
         self.status: Optional[str] = None
         self.error: Optional[dict[str, Any]] = None
         self.failure: Optional[CodexTransportError] = None
+        self.start_error: Optional[BaseException] = None
         self.finished = False
         self.finished_at: Optional[float] = None
         self.last_activity = time.monotonic()
@@ -84,11 +88,12 @@ class TurnState:
                 self._cond.notify_all()
         return True
 
-    def _complete(self, message: Notification) -> bool:
+    def _complete(self, message: Notification, *, kept: bool = False) -> bool:
         with self._cond:
             if self.finished:
                 return False
-            self.events.append(message)
+            if not kept:
+                self.events.append(message)
             self.last_activity = time.monotonic()
             turn = message.params.get("turn")
             turn = turn if isinstance(turn, dict) else {}
@@ -109,10 +114,19 @@ class TurnState:
         return True
 
     def set_turn_id(self, turn_id: str) -> None:
-        """Record the id from the ``turn/start`` reply (runs on the reader)."""
+        """Record the id from the ``turn/start`` reply (runs on the reader).
+
+        A turn that failed at once may have sent ``turn/completed`` before
+        this reply (with no ``turn/started``): it was kept as an ordinary
+        event, and ends the turn now.
+        """
         with self._cond:
-            if self.turn_id is None:
-                self.turn_id = turn_id
+            if self.turn_id is not None:
+                return
+            self.turn_id = turn_id
+            early = [m for m in self.events if m.method == protocol.TURN_COMPLETED and m.turn_id == turn_id]
+        if early:
+            self._complete(early[0], kept=True)
 
     def add_request(self, request: Any) -> bool:
         """Queue a server request for the reader of this turn (manual mode).
@@ -139,6 +153,20 @@ class TurnState:
             if self.finished:
                 return
             self.failure = error
+            self.finished = True
+            self.finished_at = time.monotonic()
+            self._cond.notify_all()
+        self._on_finished(self)
+
+    def refuse(self, error: BaseException) -> None:
+        """The turn never started (its request was refused or never sent): end it now.
+
+        Runs on the reader (an error reply) or in the caller.
+        """
+        with self._cond:
+            if self.finished:
+                return
+            self.start_error = error
             self.finished = True
             self.finished_at = time.monotonic()
             self._cond.notify_all()

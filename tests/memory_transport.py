@@ -30,6 +30,7 @@ class MemoryTransport(Transport):
     def send(self, text: str) -> None:
         if self.closed.is_set():
             raise CodexTransportError("closed")
+        text.encode("utf-8")  # as every real transport does before a byte goes out
         self.sent.put(json.loads(text))
 
     def receive(self) -> Optional[Union[bytes, str]]:

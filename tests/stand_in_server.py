@@ -23,6 +23,14 @@ thing no real server does on purpose:
   number of lines that were not JSON (a message cut in half).
 - ``startup_race FILE``: the first run (no FILE yet) dies at once the way codex
   0.163 does when two servers initialize one CODEX_HOME; later runs are normal.
+- ``slow_initialize SECONDS``: answers ``initialize`` after SECONDS.
+- ``refuse_first_turn SECONDS``: answers the first ``turn/start`` after SECONDS
+  with -32602 (as codex does for an input over its limit); later turns are normal.
+- ``complete_before_reply``: a ``turn/start`` fails at once: ``turn/completed``
+  (failed, no ``turn/started``) goes out before the reply.
+- ``stubborn``: ignores stdin EOF and SIGTERM (only SIGKILL ends it).
+
+Like the real server, a second ``initialize`` is refused ("Already initialized").
 """
 
 from __future__ import annotations
@@ -77,6 +85,8 @@ def read_message() -> dict:
     while True:
         line = read_line()
         if not line:
+            while MODE == "stubborn":  # stdin EOF does not end it
+                time.sleep(60)
             sys.exit(0)
         try:
             return json.loads(line)
@@ -125,6 +135,11 @@ def run_turn(turn_id: str, text: str) -> None:
 
 def main() -> None:
     global _turns, _overloads, _last_text
+    initialized = False
+    if MODE == "stubborn":
+        import signal
+
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if MODE == "startup_race":
         import os
 
@@ -143,7 +158,12 @@ def main() -> None:
             sys.exit(4)
         if MODE == "silent" and method == ARG:
             continue
-        if method == "initialize":
+        if method == "initialize" and initialized:
+            send({"id": msg_id, "error": {"code": -32600, "message": "Already initialized"}})
+        elif method == "initialize":
+            initialized = True
+            if MODE == "slow_initialize":
+                time.sleep(float(ARG))
             if MODE == "stderr_flood":
                 chunk = b"x" * 1023 + b"\n"
                 for _ in range(int(ARG) // 1024):
@@ -164,6 +184,16 @@ def main() -> None:
             turn = {"id": f"turn-{_turns}", "status": "completed",
                     "items": [agent_item("read-item", "answer from thread/read")]}
             send({"id": msg_id, "result": {"thread": {"id": THREAD, "turns": [turn]}}})
+        elif method == "turn/start" and MODE == "refuse_first_turn" and _turns == 0:
+            _turns += 1
+            time.sleep(float(ARG))
+            send({"id": msg_id, "error": {"code": -32602, "message": "input exceeds the maximum length"}})
+        elif method == "turn/start" and MODE == "complete_before_reply":
+            _turns += 1
+            turn_id = f"turn-{_turns}"
+            notify("turn/completed", {"threadId": THREAD, "turn": {
+                "id": turn_id, "status": "failed", "items": [], "error": {"message": "model refused at once"}}})
+            send({"id": msg_id, "result": {"turn": {"id": turn_id, "status": "inProgress", "items": []}}})
         elif method == "turn/start":
             _turns += 1
             turn_id = f"turn-{_turns}"

@@ -85,7 +85,7 @@ def test_junk_is_skipped_and_the_pump_keeps_going() -> None:
     conn.close()
 
 
-def test_routing_by_thread_and_on_result_runs_before_later_messages() -> None:
+def test_routing_by_thread_and_on_reply_runs_before_later_messages() -> None:
     conn, transport, unrouted, _ = connected()
     sub = Recorder()
     conn.subscribe("T1", sub)
@@ -109,7 +109,7 @@ def test_routing_by_thread_and_on_result_runs_before_later_messages() -> None:
         )
 
     threading.Thread(target=server).start()
-    conn.request("turn/start", {}, timeout=5, on_result=hook_calls.append)
+    conn.request("turn/start", {}, timeout=5, on_reply=lambda result, error: hook_calls.append(result))
     wait_until(lambda: len(unrouted) >= 1)
     assert seen_at_first_event == [1]  # the hook ran before the next notification
     assert [m.thread_id for m in sub.delivered] == ["T1"]

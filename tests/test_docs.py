@@ -95,7 +95,7 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
 def _constant(name: str) -> float:
     import importlib
 
-    for module in ("codex_sync.conversation", "codex_sync.client", "codex_sync.chat"):
+    for module in ("codex_sync.turn_registry", "codex_sync.client", "codex_sync.chat"):
         try:
             value = getattr(importlib.import_module(module), name, None)
         except ImportError:

@@ -130,9 +130,9 @@ def test_other_start_up_deaths_are_not_retried() -> None:
 
 
 def test_unread_completed_turns_are_retained_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    from codex_sync import conversation
+    from codex_sync import turn_registry
 
-    monkeypatch.setattr(conversation, "RETAINED_TURN_LIMIT", 2)
+    monkeypatch.setattr(turn_registry, "RETAINED_TURN_LIMIT", 2)
     with stand_in("normal") as client:
         continuations = []
         for n in range(4):

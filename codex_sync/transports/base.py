@@ -40,6 +40,14 @@ class Transport(abc.ABC):
         """
         return CodexTransportError(reason)
 
+    def fresh(self) -> Optional[Transport]:
+        """A new, unopened transport to the same server, or ``None`` if there is none.
+
+        Used to start the server again when it lost a start-up race, and to
+        recover from an interrupted :meth:`open`.
+        """
+        return None
+
     @abc.abstractmethod
     def describe(self) -> str:
         """A short human description for messages and reprs (never a secret)."""

@@ -108,7 +108,8 @@ class StdioTransport(Transport):
         self._stderr_lock = threading.Lock()
         self._stderr_thread: Optional[threading.Thread] = None
         self._close_lock = threading.Lock()
-        self._closed = False
+        self._closed = False  # set first: sends fail from then on
+        self._close_done = False  # set last: every step of close() ran
 
     def fresh(self) -> StdioTransport:
         """A new, unopened transport with the same command, folder and environment."""
@@ -145,14 +146,13 @@ class StdioTransport(Transport):
             ) from exc
         except OSError as exc:
             raise CodexTransportError(f"cannot start {shlex.join(argv)}: {exc}") from exc
-        self._proc = proc
+        self._proc = proc  # from here on close() stops it, however open() ends
         stdin: Any = proc.stdin  # a BufferedWriter; we write to the pipe under it
         self._stdin = stdin.raw
         self._stdout = proc.stdout
-        self._stderr_thread = threading.Thread(
-            target=self._drain_stderr, name="codex-sync-stderr", daemon=True
-        )
-        self._stderr_thread.start()
+        drain = threading.Thread(target=self._drain_stderr, name="codex-sync-stderr", daemon=True)
+        drain.start()
+        self._stderr_thread = drain  # only once started: close() joins it
 
     def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -223,12 +223,18 @@ class StdioTransport(Transport):
         return CodexTransportError(reason, exit_code=code, stderr_tail=self.stderr_tail())
 
     def close(self) -> None:
+        """Ask the server to exit (stdin EOF), then terminate, then kill its whole group.
+
+        Idempotent and safe from any thread; a close cut short (Ctrl-C) is
+        done again by the next call. Bounded: about 6 s at most.
+        """
         with self._close_lock:
-            if self._closed:
+            if self._close_done:
                 return
-            self._closed = True
+            self._closed = True  # no more sends from now on
         proc = self._proc
         if proc is None:
+            self._close_done = True
             return
         if proc.stdin is not None:  # EOF asks the server to exit by itself
             try:
@@ -249,6 +255,7 @@ class StdioTransport(Transport):
                     stream.close()
             except (OSError, ValueError):  # pragma: no cover - a concurrent read
                 pass
+        self._close_done = True
 
     @staticmethod
     def _kill_group(pid: int) -> None:

@@ -60,6 +60,14 @@ class WebSocketTransport(Transport):
     def __repr__(self) -> str:  # never shows the token
         return f"WebSocketTransport(url={self.url!r}, token={'***' if self._token else None})"
 
+    def fresh(self) -> WebSocketTransport:
+        """A new, unconnected transport to the same URL with the same options."""
+        transport = WebSocketTransport(
+            self.url, token=self._token, headers=self._headers,
+            connect_timeout=self._connect_timeout, sslopt=self._sslopt,
+        )
+        return transport
+
     def open(self) -> None:
         header: List[str] = [f"{k}: {v}" for k, v in self._headers.items()]
         if self._token:

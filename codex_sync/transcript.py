@@ -1,0 +1,183 @@
+"""What one turn said, folded from its events: steps, raw events, final text, usage, ending.
+
+Pure: no threads, no locks, no I/O. A :class:`Transcript` is fed a turn's
+notifications in order (:meth:`Transcript.fold`) and keeps what a caller reads
+off them; :func:`ending_error` says which error, if any, the turn's end
+means. ``ChatStream`` folds as it iterates; ``cancel`` folds what a caller
+has not read yet. Tests feed it events with no server and no thread.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional
+
+from . import protocol
+from .errors import (
+    CodexError,
+    CodexTransportError,
+    CodexTurnFailedError,
+    CodexTurnInterruptedError,
+)
+from .protocol import Notification
+from .steps import step_from_item
+from .values import ConversationStep, TextDelta, TokenUsage
+
+DeltaCallback = Callable[[TextDelta], None]
+
+
+class Transcript:
+    """The completed steps and facts of one turn, from the events folded so far.
+
+    ``steps`` and ``raw_events`` grow with every :meth:`fold`; ``final_text``
+    and ``assistant_item_id`` follow the last agent message; ``last_error``
+    is the server's last error that it did not retry; :attr:`usage` sums
+    the token reports.
+    """
+
+    __slots__ = (
+        "thread_id", "turn_id", "steps", "raw_events", "final_text", "assistant_item_id",
+        "last_error", "_usage_sum", "_usage_last",
+    )
+
+    def __init__(self, thread_id: str, turn_id: Optional[str]) -> None:
+        self.thread_id = thread_id
+        self.turn_id = turn_id
+        self.steps: List[ConversationStep] = []
+        self.raw_events: List[Dict[str, Any]] = []
+        self.final_text: Optional[str] = None
+        self.assistant_item_id: Optional[str] = None
+        self.last_error: Optional[Dict[str, Any]] = None
+        self._usage_sum: Dict[str, int] = {}
+        self._usage_last: Optional[Dict[str, Any]] = None
+
+    def fold(self, message: Notification, on_delta: Optional[DeltaCallback] = None) -> Optional[ConversationStep]:
+        """Take the turn's next event; return the step it completes, if any.
+
+        Events of another turn (by ``turnId``) are ignored. A delta goes to
+        ``on_delta`` when one is given. A server request placed among the
+        events for a manual answer becomes an ``approval`` step.
+        """
+        turn_id = message.turn_id
+        if turn_id is not None and self.turn_id is not None and turn_id != self.turn_id:
+            return None
+        self.raw_events.append(message.raw)
+        method = message.method
+        params = message.params
+        if method == protocol.ITEM_COMPLETED:
+            item = params.get("item")
+            if not isinstance(item, dict):
+                return None
+            step = step_from_item(item, params, self.thread_id, self.turn_id)
+            if step.item_type == "agentMessage" and step.text:
+                self.final_text = step.text
+                self.assistant_item_id = step.item_id
+            self.steps.append(step)
+            return step
+        if method in protocol.DELTA_KINDS:
+            if on_delta is not None:
+                delta = params.get("delta")
+                if isinstance(delta, str):
+                    on_delta(TextDelta(protocol.DELTA_KINDS[method], params.get("itemId"), delta, method))
+            return None
+        if method == protocol.TOKEN_USAGE_UPDATED:
+            usage = params.get("tokenUsage")
+            if isinstance(usage, dict):
+                self._usage_last = usage
+                last = usage.get("last")
+                if isinstance(last, dict):
+                    for key, value in last.items():
+                        if isinstance(value, int):
+                            self._usage_sum[key] = self._usage_sum.get(key, 0) + value
+            return None
+        if method == protocol.ERROR_NOTIFICATION and not params.get("willRetry"):
+            error = params.get("error")
+            if isinstance(error, dict):
+                self.last_error = error
+            return None
+        request = getattr(message, "request", None)
+        if request is not None:  # a server request waiting for a manual answer
+            return ConversationStep(
+                step_type="approval",
+                item_type=method,
+                text=request.describe(),
+                item_id=params.get("itemId"),
+                thread_id=self.thread_id,
+                turn_id=self.turn_id,
+                data={"params": params, "item": None},
+                request=request,
+            )
+        return None
+
+    @property
+    def usage(self) -> Optional[TokenUsage]:
+        """Token usage reported so far (``None`` before the first report)."""
+        last = self._usage_last
+        if last is None:
+            return None
+        total = last.get("total") if isinstance(last.get("total"), dict) else {}
+        s = self._usage_sum
+        return TokenUsage(
+            input_tokens=s.get("inputTokens", 0),
+            cached_input_tokens=s.get("cachedInputTokens", 0),
+            output_tokens=s.get("outputTokens", 0),
+            reasoning_output_tokens=s.get("reasoningOutputTokens", 0),
+            total_tokens=s.get("totalTokens", 0),
+            thread_total_tokens=int(total.get("totalTokens", 0)) if total else 0,
+            model_context_window=last.get("modelContextWindow"),
+            raw=last,
+        )
+
+
+def ending_error(
+    transcript: Transcript,
+    status: Optional[str],
+    error: Optional[Dict[str, Any]],
+    failure: Optional[CodexTransportError],
+) -> Optional[CodexError]:
+    """The error a finished turn's reader raises, or ``None`` for a completed turn.
+
+    ``status`` is the one ``turn/completed`` gave (``None`` if it never came),
+    ``error`` its error object, ``failure`` the connection's error when it
+    died first.
+    """
+    if status is None and failure is not None:
+        lost = CodexTransportError(
+            f"the connection died during turn {transcript.turn_id}: {failure.message}",
+            exit_code=failure.exit_code,
+            stderr_tail=failure.stderr_tail,
+        )
+        lost.__cause__ = failure
+        return lost
+    if status == "failed":
+        error = error or transcript.last_error or {}
+        message = str(error.get("message") or "the turn failed")
+        return CodexTurnFailedError(
+            f"turn {transcript.turn_id} failed: {message}",
+            thread_id=transcript.thread_id,
+            turn_id=transcript.turn_id,
+            error=error,
+        )
+    if status == "interrupted":
+        return CodexTurnInterruptedError(
+            f"turn {transcript.turn_id} was interrupted",
+            thread_id=transcript.thread_id,
+            turn_id=transcript.turn_id,
+            error=error,
+        )
+    return None
+
+
+def final_text_of_turn(thread_read_result: Any, turn_id: str) -> Optional[str]:
+    """The last agent message of ``turn_id`` in a ``thread/read`` result (with turns), if any."""
+    thread = thread_read_result.get("thread") if isinstance(thread_read_result, dict) else None
+    turns = (thread or {}).get("turns") or []
+    for turn in turns:
+        if isinstance(turn, dict) and turn.get("id") == turn_id:
+            texts = [
+                item.get("text")
+                for item in turn.get("items") or []
+                if isinstance(item, dict) and item.get("type") == "agentMessage"
+            ]
+            texts = [t for t in texts if isinstance(t, str) and t]
+            return texts[-1] if texts else None
+    return None

@@ -1,0 +1,360 @@
+"""The turn registry: every running turn of one client, and each turn's whole life.
+
+One :class:`TurnRegistry` per client owns, under one lock (``_lock``):
+
+- the running turn of each codex thread (``_active``): a turn *claims* its
+  thread before its request goes out, and turns on one thread run one at a
+  time (a second caller waits);
+- the turns a continuation can still reach (``_by_turn_id``), kept
+  :data:`RETAINED_TURN_SECONDS` after they end, at most
+  :data:`RETAINED_TURN_LIMIT` of them;
+- turn settings deferred to a thread's next turn (``_overrides``);
+- the approval/user-input handlers of each thread (``_handlers``).
+
+It starts turns (:meth:`start`), stops them (:meth:`stop`, bounded by
+:data:`STOP_DRAIN_SECONDS`), stops abandoned ones from its janitor thread
+(:meth:`stop_later`, safe from a finalizer: it takes no lock), cancels them
+(:meth:`cancel`) and forgets them. Every cleanup runs for any exception,
+``KeyboardInterrupt`` included. It answers the dispatcher's
+:class:`~codex_sync.server_requests.TurnLookup` questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import protocol
+from .config import TurnOverrides
+from .errors import CodexError, CodexProtocolError, CodexTimeoutError, CodexTransportError
+from .session import Session
+from .transcript import Transcript
+from .turns import TurnState
+from .values import CancelResult, ChatContinuation
+
+log = logging.getLogger("codex_sync")
+
+# A completed turn nobody reads any more is kept this long, and at most this many.
+RETAINED_TURN_SECONDS = 600.0
+RETAINED_TURN_LIMIT = 64
+PRUNE_EVERY_SECONDS = 60.0
+# Ctrl-C and early exit wait this long at most for the interrupted turn to end.
+STOP_DRAIN_SECONDS = 10.0
+# Handlers of this many codex threads are kept at most (the oldest set are dropped).
+THREAD_HANDLERS_LIMIT = 10_000
+
+Handlers = Tuple[Any, Any]
+
+
+class TurnRegistry:
+    """The running and retained turns of one client. Every method: any thread."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._lock = threading.Condition(threading.Lock())
+        self._active: Dict[str, TurnState] = {}
+        self._by_turn_id: Dict[str, TurnState] = {}
+        self._overrides: Dict[str, TurnOverrides] = {}
+        self._handlers: OrderedDict[str, Handlers] = OrderedDict()
+        self._last_prune = time.monotonic()
+        self._janitor_jobs: queue.SimpleQueue[Optional[TurnState]] = queue.SimpleQueue()
+        self._janitor: Optional[threading.Thread] = None
+        self._closed = False
+
+    # -- starting a turn ----------------------------------------------------------
+    def start(
+        self,
+        thread_id: str,
+        method: str,
+        params: Dict[str, Any],
+        *,
+        timeout: Optional[float],
+        handlers: Optional[Handlers] = None,
+        wants_deltas: bool = False,
+        idle_limit: Optional[float] = None,
+        with_overrides: bool = False,
+    ) -> TurnState:
+        """Claim ``thread_id``, send the request that starts a turn, and track the turn.
+
+        Blocks while another turn of this client runs on the thread (with
+        ``idle_limit``, gives up with :class:`CodexTimeoutError` once that
+        turn has been silent so long), then for the request's reply (up to
+        ``timeout``). ``with_overrides`` adds the settings deferred to this
+        thread's next turn (``turn/start`` only); they stay deferred if the
+        turn does not start. ``wants_deltas`` must be known before the
+        request goes out: deltas of a turn nobody reads are skipped from its
+        first message on.
+
+        On Ctrl-C the turn is stopped (bounded) before ``KeyboardInterrupt``
+        propagates; on a timeout it is stopped in the background; when the
+        request was refused or never sent the thread is free at once.
+        """
+        self._start_janitor()
+        state = self._claim(thread_id, idle_limit)
+        state.wants_deltas = wants_deltas
+        if handlers is not None and (handlers[0] is not None or handlers[1] is not None):
+            state.handlers = handlers
+        deferred: Optional[TurnOverrides] = None
+        try:
+            if with_overrides:
+                deferred = self._take_overrides(thread_id)
+                if deferred is not None:
+                    params = {**deferred.to_params(), **params}
+            self._send_start(state, method, params, timeout)
+        except BaseException as exc:
+            if state.turn_id is None:  # it did not start: the settings wait for the next turn
+                self._restore_overrides(thread_id, deferred)
+            self._after_failed_start(state, exc)
+            raise
+        self._register(state)
+        return state
+
+    def _send_start(self, state: TurnState, method: str, params: Dict[str, Any], timeout: Optional[float]) -> None:
+        def on_reply(result: Any, error: Optional[BaseException]) -> None:  # on the reader
+            if error is not None:
+                state.refuse(error)
+                return
+            turn = result.get("turn") if isinstance(result, dict) else None
+            if isinstance(turn, dict) and isinstance(turn.get("id"), str):
+                state.set_turn_id(turn["id"])
+
+        self._session.request(method, params, timeout, on_reply=on_reply)
+
+    def _after_failed_start(self, state: TurnState, error: BaseException) -> None:
+        """Free the thread, or stop a turn that may have started, after its start failed."""
+        if state.finished:
+            return  # refused, or the connection died: the claim is released
+        if isinstance(error, CodexTimeoutError):
+            self._register(state)
+            self.stop_later(state)  # it may start after all: stop it then
+        elif isinstance(error, (TypeError, ValueError, CodexError)):
+            state.refuse(error)  # raised before anything went out
+        else:  # Ctrl-C (or another BaseException) while the reply was on its way
+            self.stop(state, reason=type(error).__name__)
+
+    def _claim(self, thread_id: str, idle_limit: Optional[float]) -> TurnState:
+        """Wait until no turn of ours runs on ``thread_id``, then own it."""
+        with self._lock:
+            while thread_id in self._active:
+                self._session.check_alive()
+                busy = self._active[thread_id]
+                silent = time.monotonic() - busy.last_activity
+                if idle_limit is not None and silent > idle_limit:
+                    raise CodexTimeoutError(
+                        f"thread {thread_id} is busy with turn {busy.turn_id}, silent for {silent:.1f}s; "
+                        "cancel it with client.cancel(<its continuation>) or "
+                        f"client.interrupt_turn({busy.turn_id!r}, thread_id={thread_id!r})"
+                    )
+                self._lock.wait(0.25)
+            state = TurnState(thread_id, self._finished)
+            self._active[thread_id] = state
+        self._session.subscribe(thread_id, state)
+        return state
+
+    def _finished(self, state: TurnState) -> None:
+        """Runs (on the reader, usually) when a turn ends, fails or is refused."""
+        self._session.unsubscribe(state.thread_id, state)
+        with self._lock:
+            if self._active.get(state.thread_id) is state:
+                del self._active[state.thread_id]
+            self._lock.notify_all()
+
+    def _register(self, state: TurnState) -> None:
+        """Remember a started turn for continuations; drop old unread ones now and then.
+
+        A turn whose id is not known yet (a compaction, before it announces
+        itself) is not remembered: nothing can continue it.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if state.turn_id is None:
+                return
+            self._by_turn_id[state.turn_id] = state
+            if len(self._by_turn_id) <= RETAINED_TURN_LIMIT and now - self._last_prune < PRUNE_EVERY_SECONDS:
+                return  # nothing can be over the limit, and the age check ran recently
+            self._last_prune = now
+            finished = [s for s in self._by_turn_id.values() if s.finished and s.finished_at is not None]
+            stale = [s for s in finished if now - (s.finished_at or now) > RETAINED_TURN_SECONDS]
+            finished.sort(key=lambda s: s.finished_at or 0.0)
+            stale += finished[: max(0, len(finished) - RETAINED_TURN_LIMIT)]
+            for s in stale:
+                if s.turn_id is not None:
+                    self._by_turn_id.pop(s.turn_id, None)
+
+    # -- finding turns --------------------------------------------------------------
+    def find(self, continuation: ChatContinuation) -> TurnState:
+        """The turn a continuation names.
+
+        Raises :class:`ValueError` if this client has no such turn,
+        :class:`CodexForkError` in a process forked after the client was made.
+        """
+        if not isinstance(continuation, ChatContinuation):
+            raise TypeError(f"continuation must be a ChatContinuation, not {type(continuation).__name__}")
+        self._session.check_pid()
+        with self._lock:
+            state = self._by_turn_id.get(continuation.turn_id)
+        if state is None or state.thread_id != continuation.thread_id:
+            raise ValueError(
+                f"unknown continuation for turn {continuation.turn_id}: it was issued by another "
+                "client, already finished and read, cancelled, or expired "
+                f"(completed turns are kept {RETAINED_TURN_SECONDS:.0f}s)"
+            )
+        if not 0 <= continuation.cursor <= len(state.events):
+            raise ValueError(f"continuation cursor {continuation.cursor} is out of range")
+        return state
+
+    def thread_of_turn(self, turn_id: str) -> Optional[str]:
+        """The codex thread of a turn this client knows, if any."""
+        with self._lock:
+            state = self._by_turn_id.get(turn_id)
+        return state.thread_id if state is not None else None
+
+    def forget(self, state: TurnState) -> None:
+        """Drop a turn from the continuation registry (its reader is done with it)."""
+        with self._lock:
+            if state.turn_id is not None and self._by_turn_id.get(state.turn_id) is state:
+                del self._by_turn_id[state.turn_id]
+
+    # -- stopping -------------------------------------------------------------------
+    def stop(self, state: TurnState, reason: str) -> None:
+        """Interrupt a turn nobody will read on, wait (bounded) for its end, and forget it.
+
+        Waits at most :data:`STOP_DRAIN_SECONDS` in all, also for a start
+        reply still on its way. Never raises a :class:`CodexError`.
+        """
+        deadline = time.monotonic() + STOP_DRAIN_SECONDS
+        try:
+            while state.turn_id is None and not state.finished and time.monotonic() < deadline:
+                state.wait_beyond(len(state.events), min(deadline, time.monotonic() + 0.25))
+            self._interrupt(state, max(0.1, deadline - time.monotonic()))
+            if not state.wait_finished(deadline):
+                log.warning(
+                    "turn %s did not end within %.0fs of being interrupted (%s)",
+                    state.turn_id, STOP_DRAIN_SECONDS, reason,
+                )
+        except CodexError as exc:
+            log.debug("stopping turn %s after %s: %s", state.turn_id, reason, exc)
+        finally:
+            self.forget(state)
+
+    def stop_later(self, state: TurnState) -> None:
+        """Stop a turn from the janitor thread (an abandoned stream). Takes no lock: finalizers may call it."""
+        self._janitor_jobs.put(state)
+
+    def _interrupt(self, state: TurnState, timeout: Optional[float]) -> None:
+        """``turn/interrupt`` for a running turn; a turn that ended meanwhile is fine."""
+        if state.finished or state.turn_id is None or not self._session.alive:
+            return
+        try:
+            self._session.request(
+                protocol.TURN_INTERRUPT, {"threadId": state.thread_id, "turnId": state.turn_id}, timeout
+            )
+        except CodexProtocolError as exc:  # "no active turn": it is over already
+            log.debug("turn/interrupt for %s: %s", state.turn_id, exc)
+
+    def _start_janitor(self) -> None:
+        if self._janitor is not None:
+            return
+        with self._lock:
+            if self._janitor is None and not self._closed:
+                self._janitor = threading.Thread(target=self._run_janitor, name="codex-sync-janitor", daemon=True)
+                self._janitor.start()
+
+    def _run_janitor(self) -> None:
+        while True:
+            state = self._janitor_jobs.get()
+            if state is None:
+                return
+            if state.finished or not self._session.alive:
+                self.forget(state)
+            else:
+                self.stop(state, reason="abandoned")
+
+    def cancel(self, state: TurnState, cursor: int, timeout: Optional[float]) -> CancelResult:
+        """Interrupt the turn if it runs, wait for its end, and return what is unread after ``cursor``.
+
+        One deadline (``timeout`` seconds, ``None`` for no limit) covers the
+        interrupt and the wait. The turn is forgotten. Raises
+        :class:`CodexTimeoutError` if it does not end in time,
+        :class:`CodexTransportError` if the connection died first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        was_finished = state.finished
+        self._interrupt(state, None if deadline is None else max(0.001, deadline - time.monotonic()))
+        if not state.wait_finished(deadline):
+            raise CodexTimeoutError(f"turn {state.turn_id} did not end within {timeout:g}s of turn/interrupt")
+        transcript = Transcript(state.thread_id, state.turn_id)
+        for message in state.events[cursor:]:
+            transcript.fold(message)
+        self.forget(state)
+        if state.failure is not None and state.status is None:
+            raise CodexTransportError(f"the connection died before turn {state.turn_id} ended") from state.failure
+        return CancelResult(
+            thread_id=state.thread_id,
+            turn_id=state.turn_id or "",
+            steps=tuple(transcript.steps),
+            raw_events=tuple(transcript.raw_events),
+            was_completed=state.status == "completed" or (was_finished and state.status != "interrupted"),
+            was_interrupted=state.status == "interrupted",
+        )
+
+    # -- per-thread settings ------------------------------------------------------------
+    def defer_overrides(self, thread_id: str, overrides: TurnOverrides) -> None:
+        """Send ``overrides`` with this client's next turn on ``thread_id`` (merged with earlier ones)."""
+        with self._lock:
+            pending = self._overrides.get(thread_id)
+            self._overrides[thread_id] = overrides if pending is None else pending.merged(overrides)
+
+    def _take_overrides(self, thread_id: str) -> Optional[TurnOverrides]:
+        with self._lock:
+            return self._overrides.pop(thread_id, None)
+
+    def _restore_overrides(self, thread_id: str, taken: Optional[TurnOverrides]) -> None:
+        """Put back settings a turn that did not start took (newer ones win)."""
+        if taken is None:
+            return
+        with self._lock:
+            newer = self._overrides.get(thread_id)
+            self._overrides[thread_id] = taken if newer is None else taken.merged(newer)
+
+    def set_thread_handlers(self, thread_id: str, approval: Any, user_input: Any) -> None:
+        """Handlers for every turn on ``thread_id`` (``None`` falls back to the client's)."""
+        with self._lock:
+            self._handlers.pop(thread_id, None)
+            if approval is not None or user_input is not None:
+                self._handlers[thread_id] = (approval, user_input)
+                while len(self._handlers) > THREAD_HANDLERS_LIMIT:
+                    dropped, _ = self._handlers.popitem(last=False)
+                    log.debug("dropped the handlers of thread %s (over %d threads)", dropped, THREAD_HANDLERS_LIMIT)
+
+    # -- what the server-request dispatcher asks (TurnLookup) -----------------------------
+    def turn_of_thread(self, thread_id: Optional[str]) -> Optional[TurnState]:
+        """The turn this client runs on ``thread_id`` now, if any."""
+        if thread_id is None:
+            return None
+        with self._lock:
+            return self._active.get(thread_id)
+
+    def thread_handlers(self, thread_id: Optional[str]) -> Optional[Handlers]:
+        """The handlers set for ``thread_id``, if any."""
+        if thread_id is None:
+            return None
+        with self._lock:
+            return self._handlers.get(thread_id)
+
+    def running(self) -> List[TurnState]:
+        """The turns running now (for diagnostics and tests)."""
+        with self._lock:
+            return list(self._active.values())
+
+    def close(self) -> None:
+        """Stop the janitor after the stops already queued. Idempotent."""
+        with self._lock:
+            self._closed = True
+            janitor, self._janitor = self._janitor, None
+        if janitor is not None:
+            self._janitor_jobs.put(None)
