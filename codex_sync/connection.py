@@ -181,6 +181,7 @@ class Connection:
     # -- life cycle -------------------------------------------------------
     def start(self) -> None:
         """Open the transport and start the reader. Raises :class:`CodexTransportError`."""
+        self._transport.on_death(self._fail_all)
         self._transport.open()
         self._reader = threading.Thread(target=self._read_loop, name="codex-sync-reader", daemon=True)
         self._reader.start()

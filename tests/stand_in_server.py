@@ -29,6 +29,9 @@ thing no real server does on purpose:
 - ``complete_before_reply``: a ``turn/start`` fails at once: ``turn/completed``
   (failed, no ``turn/started``) goes out before the reply.
 - ``stubborn``: ignores stdin EOF and SIGTERM (only SIGKILL ends it).
+- ``spawn_detached FILE``: starts ``sleep 60`` in a session of its own that
+  inherits stdout and stderr (as a daemonised tool would), writes its pid to
+  FILE, and never answers ``thread/list``.
 
 Like the real server, a second ``initialize`` is refused ("Already initialized").
 """
@@ -136,6 +139,12 @@ def run_turn(turn_id: str, text: str) -> None:
 def main() -> None:
     global _turns, _overloads, _last_text
     initialized = False
+    if MODE == "spawn_detached":
+        import subprocess
+
+        stray = subprocess.Popen(["sleep", "60"], start_new_session=True)  # inherits our stdout/stderr
+        with open(ARG, "w") as f:
+            f.write(str(stray.pid))
     if MODE == "stubborn":
         import signal
 
@@ -156,7 +165,7 @@ def main() -> None:
             sys.stderr.write(f"stand-in: crashing on {method}\n")
             sys.stderr.flush()
             sys.exit(4)
-        if MODE == "silent" and method == ARG:
+        if (MODE == "silent" and method == ARG) or (MODE == "spawn_detached" and method == "thread/list"):
             continue
         if method == "initialize" and initialized:
             send({"id": msg_id, "error": {"code": -32600, "message": "Already initialized"}})

@@ -343,3 +343,52 @@ def test_ctrl_c_while_the_server_spawns_leaves_no_server_behind(monkeypatch: pyt
     assert len(spawned) == 2
     client.close()
     assert spawned[1].poll() is not None
+
+
+# 12, and a wrapper that dies while the real server lives on ------------------------------------
+def _fails_fast_when_killed(client: CodexClient, kill_pid: int) -> BaseException:
+    client.initialize()
+    outcome: List[BaseException] = []
+
+    def waiter() -> None:
+        try:
+            client.request("thread/list", {}, timeout=60)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=waiter, daemon=True)
+    worker.start()
+    time.sleep(0.3)
+    os.kill(kill_pid, signal.SIGKILL)
+    worker.join(4)  # the watch gives the stream 2 x 0.8 s to end by itself
+    assert not worker.is_alive(), "the waiter was not failed"
+    return outcome[0]
+
+
+def test_a_wrapper_killed_while_its_child_keeps_the_pipes_fails_every_waiter(tmp_path: Path) -> None:
+    wrapper = tmp_path / "codex-wrapper.sh"
+    wrapper.write_text(f"#!/bin/sh\n{sys.executable} {STAND_IN} silent thread/list\n")  # no exec: sh stays the parent
+    wrapper.chmod(0o755)
+    client = CodexClient.connect_stdio([str(wrapper)]).start()
+    error = _fails_fast_when_killed(client, client._transport.pid)  # type: ignore[attr-defined]
+    assert isinstance(error, codex_sync.CodexTransportError) and error.exit_code == -signal.SIGKILL
+    _bounded(client.close, 5)
+
+
+def test_a_server_killed_while_a_detached_process_holds_its_output_fails_waiters_and_closes(
+    tmp_path: Path,
+) -> None:
+    pid_file = tmp_path / "stray.pid"
+    client = stand_in("spawn_detached", str(pid_file)).start()
+    try:
+        error = _fails_fast_when_killed(client, client._transport.pid)  # type: ignore[attr-defined]
+        assert isinstance(error, codex_sync.CodexTransportError) and error.exit_code == -signal.SIGKILL
+        _bounded(client.close, 8)
+        with pytest.raises(codex_sync.CodexTransportError):
+            client.request("thread/list", {}, timeout=1)
+    finally:
+        if pid_file.exists():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from ..errors import CodexTransportError
 
@@ -39,6 +39,16 @@ class Transport(abc.ABC):
         Transports that know more (an exit code, stderr) add it.
         """
         return CodexTransportError(reason)
+
+    def on_death(self, callback: Callable[[CodexTransportError], None]) -> None:
+        """Register ``callback(error)`` for when the peer dies but :meth:`receive` cannot tell.
+
+        Call before :meth:`open`. A transport that learns of its peer's death
+        only from the end of its stream (the default) never calls it; one that
+        watches a process (stdio) calls it once, from its own thread, when the
+        process is gone yet the stream stays open (a descendant holds it).
+        """
+        del callback  # the end of the stream tells this transport's reader everything
 
     def fresh(self) -> Optional[Transport]:
         """A new, unopened transport to the same server, or ``None`` if there is none.

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
-from typing import IO, Any, Dict, List, Optional, Tuple, Union
+from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ..errors import CodexTransportError
 from .base import Transport
@@ -25,6 +25,10 @@ STDERR_TAIL_BYTES = 64 * 1024
 # wake-ups of the reader when the server writes fast (8 KiB by default).
 READ_BUFFER_BYTES = 64 * 1024
 _CLOSE_WAIT_SECONDS = 2.0
+# After the child exits, its stdout should end at once; if a descendant still
+# holds it, the group is killed after this long, and waiters are failed after
+# as long again (a detached descendant in a session of its own).
+_EOF_GRACE_SECONDS = 0.8
 
 CommandArg = Union[str, Sequence[str], None]
 
@@ -108,6 +112,9 @@ class StdioTransport(Transport):
         self._stderr_lock = threading.Lock()
         self._stderr_thread: Optional[threading.Thread] = None
         self._close_lock = threading.Lock()
+        self._on_death: Optional[Callable[[CodexTransportError], None]] = None
+        self._eof = threading.Event()  # receive() saw the end of stdout
+        self._reading = False  # the reader is inside receive(): stdout's lock is taken
         self._closed = False  # set first: sends fail from then on
         self._close_done = False  # set last: every step of close() ran
 
@@ -153,6 +160,33 @@ class StdioTransport(Transport):
         drain = threading.Thread(target=self._drain_stderr, name="codex-sync-stderr", daemon=True)
         drain.start()
         self._stderr_thread = drain  # only once started: close() joins it
+        threading.Thread(target=self._watch_child, args=(proc,), name="codex-sync-child-watch", daemon=True).start()
+
+    def on_death(self, callback: Callable[[CodexTransportError], None]) -> None:
+        self._on_death = callback
+
+    def _watch_child(self, proc: subprocess.Popen[bytes]) -> None:
+        """Wait (in ``waitpid``, no polling) for the child; fail the waiters if its stdout stays open.
+
+        A wrapper (a shell script without ``exec``, an npm launcher) can die
+        while the real server, its child, keeps our pipes open: then the end
+        of stdout never comes. The group is killed, and if even that does not
+        end the stream (a descendant detached into a session of its own), the
+        connection is failed with the child's exit code.
+        """
+        try:
+            code = proc.wait()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            return
+        if self._closed or self._eof.wait(_EOF_GRACE_SECONDS):
+            return
+        self._kill_group(proc.pid)
+        if self._closed or self._eof.wait(_EOF_GRACE_SECONDS):
+            return
+        callback = self._on_death
+        if callback is not None:
+            log.warning("the app-server exited (code %s) but its output stays open: a process it started holds it", code)
+            callback(self.failure(f"the app-server exited with code {code}"))
 
     def _drain_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -189,11 +223,17 @@ class StdioTransport(Transport):
         stdout = self._stdout
         if stdout is None:
             return None
+        self._reading = True
         try:
             line = stdout.readline()
         except (OSError, ValueError):
+            line = b""
+        finally:
+            self._reading = False
+        if not line:
+            self._eof.set()
             return None
-        return line or None
+        return line
 
     # -- ending -----------------------------------------------------------
     @property
@@ -249,10 +289,12 @@ class StdioTransport(Transport):
         self._kill_group(proc.pid)
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=_CLOSE_WAIT_SECONDS)
-        for stream in (proc.stdout, proc.stderr):
+        stderr_open = self._stderr_thread is not None and self._stderr_thread.is_alive()
+        for stream, busy in ((proc.stdout, self._reading), (proc.stderr, stderr_open)):
+            if stream is None or busy:
+                continue  # a thread blocked reading it holds its lock: closing would wait for it
             try:
-                if stream is not None:
-                    stream.close()
+                stream.close()
             except (OSError, ValueError):  # pragma: no cover - a concurrent read
                 pass
         self._close_done = True
