@@ -4,7 +4,8 @@
 ``config.toml`` points codex at the fake model, and either describes how to
 spawn the server over stdio (:attr:`AppServer.command`, :attr:`AppServer.env`)
 or runs one websocket server process (:attr:`AppServer.url`,
-:attr:`AppServer.token`; see :mod:`~codex_sync.testing.websocket_server`).
+:attr:`AppServer.token`; see :mod:`~codex_sync.testing.websocket_server`),
+which ends with this Python process however it ends (SIGKILL included).
 The binary is found by :mod:`~codex_sync.testing.binary`, the home written by
 :mod:`~codex_sync.testing.codex_home`; both are re-exported here.
 
@@ -91,7 +92,9 @@ class AppServer:
     Use it as a context manager, or call :meth:`start` and :meth:`close`.
     Start and close from one owning thread; the properties and :meth:`client`
     may be read from any thread once started. Servers left open are closed at
-    interpreter exit.
+    interpreter exit; a websocket server whose Python process dies without
+    closing it (signal, crash) is killed by its orphan guard
+    (:mod:`~codex_sync.testing.orphan_guard`).
     """
 
     def __init__(

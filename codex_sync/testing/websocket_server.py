@@ -1,7 +1,9 @@
 """One websocket ``codex app-server`` process: start it, watch it, stop it.
 
 :class:`WebsocketServer` runs ``<codex> app-server --listen ws://127.0.0.1:0``
-with a capability token file. It learns the URL from the
+with a capability token file, under the orphan guard
+(:mod:`codex_sync.testing.orphan_guard`) so the server ends when the Python
+process that started it dies, however it dies. It learns the URL from the
 server's stderr (``listening on: ws://...``), waits for ``GET /readyz``, keeps
 the last 200 stderr lines, and stops the server with SIGTERM, then SIGKILL.
 """
@@ -20,13 +22,14 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Deque, List, Mapping, Optional
 
-PID_LINE = "codex_sync orphan guard: pid "  # not used yet
+from .orphan_guard import PID_LINE
 
 __all__ = ["WebsocketServer", "kill_session"]
 
 _LISTEN_RE = re.compile(r"listening on:\s*(ws://\S+)")
 _PID_RE = re.compile(re.escape(PID_LINE) + r"(\d+)")
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
+_GUARD = Path(__file__).with_name("orphan_guard.py")
 
 
 def kill_session(pid: int) -> None:
@@ -45,7 +48,9 @@ def kill_session(pid: int) -> None:
 
 def guarded(argv: List[str]) -> List[str]:
     """``argv`` run under the orphan guard (unchanged when no Python or guard file is at hand)."""
-    return list(argv)
+    if not sys.executable or not _GUARD.is_file():
+        return list(argv)
+    return [sys.executable, "-I", "-S", str(_GUARD), *argv]
 
 
 class WebsocketServer:
