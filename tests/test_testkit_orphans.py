@@ -97,3 +97,28 @@ def test_websocket_server_dies_with_its_python_process(sig: int, tmp_path: Path)
         for stream in (child.stdout, child.stderr):
             if stream is not None:
                 stream.close()
+
+
+def parent_of(pid: int) -> int:
+    """The parent pid of ``pid`` (Linux: from ``/proc``)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_killing_the_guard_kills_the_server() -> None:
+    from codex_sync.testing import AppServer, ScriptedModel
+
+    with ScriptedModel() as model:
+        server = AppServer(model, transport="websocket").start()
+        try:
+            pid = server.pid
+            assert pid is not None and running(pid)
+            guard = parent_of(pid)
+            assert guard != os.getpid() and "orphan_guard" in Path(f"/proc/{guard}/cmdline").read_text()
+            os.kill(guard, signal.SIGKILL)
+            wait_until(lambda: not running(pid), timeout=10)
+            assert not running(pid), f"codex app-server {pid} outlived its guard {guard}"
+        finally:
+            server.close()  # still closes cleanly (and removes the home) after the guard died
+        assert not server.codex_home.exists()
