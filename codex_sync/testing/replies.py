@@ -241,13 +241,24 @@ def exec_command(
     ``yield_time_ms``: how long codex waits for the command before returning
     its output so far. Script the follow-up request (for example with
     :func:`text`). Pure; any thread.
+
+    Raises ``ValueError`` for a ``justification`` without ``escalated=True``:
+    codex refuses such a call without running it (the model only gets the
+    error "justification requires an explicit sandbox_permissions"),
+    while the scripted follow-up would still make the turn look fine.
     """
+    if justification is not None and not escalated:
+        raise ValueError(
+            f"exec_command({cmd!r}, justification={justification!r}) without escalated=True: "
+            "codex refuses a justification without sandbox_permissions and never runs the "
+            "command (the model just gets an error, and the scripted follow-up still answers). "
+            "Pass escalated=True to ask to run it outside the sandbox (the justification "
+            "becomes the approval's reason), or drop justification= to run it in the sandbox."
+        )
     args: Dict[str, Any] = {"cmd": cmd, "yield_time_ms": yield_time_ms}
     if escalated:
         args["sandbox_permissions"] = "require_escalated"
         args["justification"] = justification or "The command needs to run outside the sandbox."
-    elif justification is not None:
-        args["justification"] = justification
     return function_call("exec_command", args, call_id=call_id, delay=delay)
 
 
