@@ -4,7 +4,10 @@
 ``config.toml`` points codex at the fake model, and either describes how to
 spawn the server over stdio (:attr:`AppServer.command`, :attr:`AppServer.env`)
 or runs one websocket server process (:attr:`AppServer.url`,
-:attr:`AppServer.token`).
+:attr:`AppServer.token`; see :mod:`~codex_sync.testing.websocket_server`),
+which ends with this Python process however it ends (SIGKILL included).
+The binary is found by :mod:`~codex_sync.testing.binary`, the home written by
+:mod:`~codex_sync.testing.codex_home`; both are re-exported here.
 
 What the binary does with its home, as seen with ``codex-cli 0.163.0``:
 
@@ -26,22 +29,18 @@ What the binary does with its home, as seen with ``codex-cli 0.163.0``:
 from __future__ import annotations
 
 import atexit
-import http.client
 import os
-import re
 import secrets
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
-import time
-from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Set, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Set, Union
 
+from .binary import CODEX_ENV_VAR, codex_binary, codex_path_dir
+from .codex_home import write_codex_home
 from .model import ScriptedModel
+from .websocket_server import WebsocketServer
 
 if TYPE_CHECKING:
     from codex_sync import CodexClient
@@ -54,164 +53,9 @@ __all__ = [
     "CODEX_ENV_VAR",
 ]
 
-#: Environment variable naming the codex binary to test against.
-CODEX_ENV_VAR = "CODEX_SYNC_TEST_CODEX"
-
-_MISSING = (
-    "the codex binary is not available: pip install 'codex-sync[test]' "
-    f"(it brings openai-codex-cli-bin, Python >= 3.10), or set {CODEX_ENV_VAR} to the path "
-    "of a codex executable"
-)
-
-_LISTEN_RE = re.compile(r"listening on:\s*(ws://\S+)")
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def codex_binary() -> str:
-    """Return the path of the codex executable to test against.
-
-    ``$CODEX_SYNC_TEST_CODEX`` if set, else the binary bundled by
-    ``openai-codex-cli-bin``. Raises ``RuntimeError`` (saying how to install
-    it) if neither exists. Pure look-up; any thread.
-    """
-    override = os.environ.get(CODEX_ENV_VAR)
-    if override:
-        if not os.path.isfile(override):
-            raise RuntimeError(f"{CODEX_ENV_VAR}={override!r} is not a file; {_MISSING}")
-        return override
-    path = _bundled("bundled_codex_path")
-    if path is None or not os.path.isfile(path):
-        raise RuntimeError(_MISSING)
-    return path
-
-
-def codex_path_dir() -> Optional[str]:
-    """Return the bundled helper directory (holds ``rg``) to prepend to ``PATH``.
-
-    ``None`` when ``$CODEX_SYNC_TEST_CODEX`` is set or ``openai-codex-cli-bin``
-    is missing or has none. Never raises; any thread.
-    """
-    if os.environ.get(CODEX_ENV_VAR):
-        return None
-    return _bundled("bundled_path_dir")
-
-
-def _bundled(name: str) -> Optional[str]:
-    """``codex_cli_bin.<name>()`` as a string; ``None`` if the package or the file is missing."""
-    try:
-        import codex_cli_bin  # type: ignore[import-not-found, unused-ignore]
-
-        found = getattr(codex_cli_bin, name)()
-    except (ImportError, OSError, AttributeError):
-        return None
-    return None if found is None else str(found)
-
-
-def _toml_str(value: str) -> str:
-    """A TOML basic string (JSON string escapes are valid TOML escapes)."""
-    out = ['"']
-    for ch in value:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch < " " or ch == "\x7f":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def _toml_value(value: Union[str, bool, int, float]) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return _toml_str(value)
-
-
-def write_codex_home(
-    directory: Union[str, os.PathLike[str]],
-    model_url: str,
-    *,
-    approval_policy: str = "never",
-    sandbox_mode: str = "danger-full-access",
-    extra_config: str = "",
-    features: Optional[Mapping[str, bool]] = None,
-    provider_config: Optional[Mapping[str, Union[str, bool, int, float]]] = None,
-) -> Path:
-    """Write ``config.toml`` into ``directory`` (created if needed); return the directory.
-
-    The config selects model ``"mock-model"`` from provider ``"mock"``
-    (``base_url = model_url``, ``wire_api = "responses"``, no retries:
-    ``request_max_retries = 0``, ``stream_max_retries = 0``), the given
-    ``approval_policy`` (``"never"`` or ``"on-request"``; codex refuses
-    ``"untrusted"`` in config.toml, pass it in ``thread/start`` instead) and
-    ``sandbox_mode`` (``"danger-full-access"``, ``"workspace-write"``,
-    ``"read-only"``), and ``[features] plugins = false`` (no plugin sync with
-    GitHub at start-up).
-
-    ``extra_config``: TOML inserted after those top-level keys and before the
-    tables, so it may set top-level keys and add tables of its own, but must
-    not open ``[features]`` or ``[model_providers.mock]``: use ``features``
-    (merged over ``{"plugins": False}``) and ``provider_config`` (extra keys of
-    the provider, e.g. ``{"stream_idle_timeout_ms": 1500}``) for those.
-    Raises ``ValueError`` if ``extra_config`` opens one of them or for
-    ``approval_policy="untrusted"``, ``OSError`` on write errors. Any thread.
-    """
-    if approval_policy == "untrusted":
-        raise ValueError(
-            'codex refuses approval_policy = "untrusted" in config.toml; '
-            'pass approvalPolicy "untrusted" in thread/start instead'
-        )
-    for table in ("features", "model_providers.mock", "model_providers"):
-        if re.search(rf"^\s*\[\s*{re.escape(table)}\s*\]", extra_config, re.MULTILINE):
-            raise ValueError(f"extra_config must not open [{table}]; use features= or provider_config=")
-    home = Path(directory)
-    home.mkdir(parents=True, exist_ok=True)
-    feats: Dict[str, bool] = {"plugins": False}
-    feats.update(features or {})
-    provider: Dict[str, Union[str, bool, int, float]] = {
-        "name": "mock",
-        "base_url": model_url,
-        "wire_api": "responses",
-        "request_max_retries": 0,
-        "stream_max_retries": 0,
-    }
-    provider.update(provider_config or {})
-    lines: List[str] = [
-        "# Written by codex_sync.testing: a throw-away home for tests.",
-        f"model = {_toml_str('mock-model')}",
-        f"model_provider = {_toml_str('mock')}",
-        f"approval_policy = {_toml_str(approval_policy)}",
-        f"sandbox_mode = {_toml_str(sandbox_mode)}",
-    ]
-    if extra_config.strip():
-        lines += ["", extra_config.strip("\n")]
-    lines += ["", "[features]"]
-    lines += [f"{name} = {_toml_value(on)}" for name, on in sorted(feats.items())]
-    lines += ["", "[model_providers.mock]"]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in provider.items()]
-    (home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return home
-
-
 # Servers still alive, closed at interpreter exit so no process survives tests
 # (a plain set: one dropped without close() must still be closed then).
 _LIVE: Set[AppServer] = set()
-
-
-def _kill_session(pid: int) -> None:
-    """Kill what the server left in its session (shells it spawned).
-
-    The same as ``StdioTransport``'s clean-up; written here because the test
-    kit uses only codex_sync's public API (SPEC §5).
-    """
-    if sys.platform == "win32":  # pragma: no cover
-        return
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:  # ProcessLookupError, PermissionError: nothing left, or not ours
-        pass
 
 
 def _close_all() -> None:
@@ -248,7 +92,9 @@ class AppServer:
     Use it as a context manager, or call :meth:`start` and :meth:`close`.
     Start and close from one owning thread; the properties and :meth:`client`
     may be read from any thread once started. Servers left open are closed at
-    interpreter exit.
+    interpreter exit; a websocket server whose Python process dies without
+    closing it (signal, crash) is killed by its orphan guard
+    (:mod:`~codex_sync.testing.orphan_guard`).
     """
 
     def __init__(
@@ -288,10 +134,7 @@ class AppServer:
         self._codex_home: Optional[Path] = None
         self._env: Optional[Dict[str, str]] = None
         self._command: Optional[List[str]] = None
-        self._proc: Optional[subprocess.Popen[bytes]] = None
-        self._stderr_tail: Deque[str] = deque(maxlen=200)
-        self._stderr_thread: Optional[threading.Thread] = None
-        self._url: Optional[str] = None
+        self._server: Optional[WebsocketServer] = None
         self._token: Optional[str] = None
         self._started = False
         self._closed = False
@@ -354,86 +197,10 @@ class AppServer:
         token_file.write_text(token + "\n", encoding="utf-8")
         token_file.chmod(0o600)
         self._token = token
-        argv = self._command + [
-            "--listen",
-            "ws://127.0.0.1:0",
-            "--ws-auth",
-            "capability-token",
-            "--ws-token-file",
-            str(token_file.resolve()),
-        ]
         env = dict(os.environ)
         env.update(self._env)
-        ready = threading.Event()
-        self._proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=self._cwd,
-            start_new_session=True,
-        )
-        self._stderr_thread = threading.Thread(
-            target=self._drain_stderr,
-            args=(self._proc, ready),
-            name="codex_sync-app-server-stderr",
-            daemon=True,
-        )
-        self._stderr_thread.start()
-        deadline = time.monotonic() + self._start_timeout
-        while not ready.wait(0.05):
-            if self._proc.poll() is not None:
-                self._stderr_thread.join(timeout=1.0)
-                raise RuntimeError(
-                    f"codex app-server exited with code {self._proc.returncode} before listening; stderr:\n{self.stderr_tail}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"codex app-server did not report its listen URL within {self._start_timeout:.0f} s; stderr:\n{self.stderr_tail}"
-                )
-        assert self._url is not None
-        self._wait_ready(deadline)
-
-    def _wait_ready(self, deadline: float) -> None:
-        assert self._url is not None and self._proc is not None
-        hostport = self._url[len("ws://") :].split("/", 1)[0]
-        host, _, port = hostport.rpartition(":")
-        while True:
-            conn = http.client.HTTPConnection(host, int(port), timeout=2.0)
-            try:
-                conn.request("GET", "/readyz")
-                if conn.getresponse().status == 200:
-                    return
-            except OSError:
-                pass
-            finally:
-                conn.close()
-            if self._proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"codex app-server at {self._url} is not ready (exit code {self._proc.returncode}); stderr:\n{self.stderr_tail}"
-                )
-            time.sleep(0.05)
-
-    def _drain_stderr(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
-        stream = proc.stderr
-        assert stream is not None
-        try:
-            for raw in iter(stream.readline, b""):
-                line = _ANSI_RE.sub("", raw.decode("utf-8", "replace")).rstrip("\r\n")
-                self._stderr_tail.append(line)
-                if self._url is None:
-                    found = _LISTEN_RE.search(line)
-                    if found:
-                        self._url = found.group(1)
-                        ready.set()
-        except (OSError, ValueError):
-            pass
-        finally:
-            try:
-                stream.close()
-            except OSError:
-                pass
+        self._server = WebsocketServer(self._command, env=env, cwd=self._cwd, token_file=token_file)
+        self._server.start(self._start_timeout)
 
     def close(self) -> None:
         """Stop the websocket server (terminate, then kill) and remove the temp dirs.
@@ -446,23 +213,8 @@ class AppServer:
             if self._closed:
                 return
             self._closed = True
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            try:
-                proc.terminate()
-                proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                try:
-                    proc.wait(timeout=5.0)
-                except subprocess.TimeoutExpired:  # pragma: no cover
-                    pass
-            except OSError:
-                pass
-        if proc is not None:
-            _kill_session(proc.pid)
-        if self._stderr_thread is not None:
-            self._stderr_thread.join(timeout=2.0)
+        if self._server is not None:
+            self._server.stop()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
         _LIVE.discard(self)
@@ -519,7 +271,7 @@ class AppServer:
 
         Raises ``RuntimeError`` for stdio or before start.
         """
-        url: str = self._need(self._url, "url (websocket only)")
+        url: str = self._need(None if self._server is None else self._server.url, "url (websocket only)")
         return url
 
     @property
@@ -534,12 +286,12 @@ class AppServer:
     @property
     def pid(self) -> Optional[int]:
         """The websocket server's process id (``None`` for stdio or before start)."""
-        return None if self._proc is None else self._proc.pid
+        return None if self._server is None else self._server.pid
 
     @property
     def stderr_tail(self) -> str:
         """The last 200 lines of the websocket server's stderr, ANSI colours removed."""
-        return "\n".join(list(self._stderr_tail))
+        return "" if self._server is None else self._server.stderr_tail
 
     def client(self, **options: Any) -> CodexClient:
         """Return a new, unstarted ``codex_sync.CodexClient`` for this server.
@@ -562,4 +314,4 @@ class AppServer:
 
     def __repr__(self) -> str:
         """A short description (transport, home, url)."""
-        return f"AppServer(transport={self._transport!r}, codex_home={None if self._codex_home is None else str(self._codex_home)!r}, url={self._url!r})"
+        return f"AppServer(transport={self._transport!r}, codex_home={None if self._codex_home is None else str(self._codex_home)!r}, url={None if self._server is None else self._server.url!r})"

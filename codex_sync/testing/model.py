@@ -3,278 +3,30 @@
 :class:`ScriptedModel` answers the ``POST /v1/responses`` requests that a real
 ``codex app-server`` makes when its ``config.toml`` points a model provider at
 :attr:`ScriptedModel.url` (see :mod:`codex_sync.testing.launcher`). Each
-request is recorded as a :class:`ModelRequest` and answered with a
-:class:`~codex_sync.testing.replies.Reply` taken from the script.
+request is recorded as a :class:`~codex_sync.testing.request.ModelRequest`
+and answered with a :class:`~codex_sync.testing.replies.Reply` taken from the
+script. The HTTP plumbing is in :mod:`~codex_sync.testing.http_server`, the
+event stream in :mod:`~codex_sync.testing.sse_stream`.
 """
 
 from __future__ import annotations
 
-import gzip
-import http.server
-import json
 import socket
-import sys
 import threading
 import time
-import zlib
-from dataclasses import dataclass, field
-from typing import (
-    Any,
-    Callable,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Set,
-    Tuple,
-    Union,
-)
+from typing import Callable, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import urlsplit
 
-from .replies import Reply, echo
+from .http_server import BAD_BODY_ERRORS, ModelHandler, ModelHTTPServer, read_json_body
+from .replies import echo
+from .reply_base import Reply
+from .request import ModelRequest
+from .sse_stream import HttpReplyStream
 
 __all__ = ["ModelRequest", "ScriptedModel", "Fallback"]
 
 #: What ``ScriptedModel.fallback`` may be: a reply, or a function of the request.
-Fallback = Union[Reply, Callable[["ModelRequest"], Reply]]
-
-# User-role messages that codex adds itself (context, not a prompt). Checked
-# against the start of each text part, after leading whitespace.
-_CONTEXT_PREFIXES = (
-    "<environment_context>",
-    "<user_instructions>",
-    "# AGENTS.md instructions",
-    "<INSTRUCTIONS>",
-    "<turn_aborted>",
-    "<user_shell_command>",
-    "<skill>",
-)
-
-
-def _texts(content: Any) -> List[str]:
-    """The text parts of a message ``content`` (a string or a list of parts)."""
-    if isinstance(content, str):
-        return [content]
-    out: List[str] = []
-    if isinstance(content, list):
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                out.append(part["text"])
-    return out
-
-
-def _is_context(parts: List[str]) -> bool:
-    return bool(parts) and all(p.lstrip().startswith(_CONTEXT_PREFIXES) for p in parts)
-
-
-@dataclass(frozen=True)
-class ModelRequest:
-    """One ``POST /v1/responses`` received by the fake model (immutable record).
-
-    ``body`` is the decoded JSON body; ``input`` its ``input`` list (the whole
-    conversation so far, as codex resends it on every request).
-    ``user_texts`` holds the text of each user message the user typed, in
-    order, with the context messages codex adds itself (``<environment_context>``,
-    AGENTS.md instructions, ...) left out; ``last_user_text`` is the last of
-    them (``""`` if none). In codex 0.163 the base instructions and the
-    developer instructions both arrive as ``role: "developer"`` messages,
-    whose text parts are in ``developer_texts``; ``instructions`` is the
-    top-level ``instructions`` field, ``None`` when absent (as it is with an
-    unknown model such as ``mock-model``). ``function_calls`` and
-    ``function_call_outputs`` list the tool calls and their outputs found in
-    ``input`` (dicts with ``call_id``, ``name``, ``arguments`` /
-    ``call_id``, ``output``). ``headers`` are the HTTP headers, names
-    lower-cased.
-    """
-
-    body: Dict[str, Any]
-    headers: Dict[str, str] = field(default_factory=dict)
-    model: Optional[str] = None
-    input: List[Any] = field(default_factory=list)
-    instructions: Optional[str] = None
-    developer_texts: Tuple[str, ...] = ()
-    user_texts: Tuple[str, ...] = ()
-    last_user_text: str = ""
-    function_calls: List[Dict[str, Any]] = field(default_factory=list)
-    function_call_outputs: List[Dict[str, Any]] = field(default_factory=list)
-
-    @classmethod
-    def from_body(cls, body: Dict[str, Any], headers: Optional[Mapping[str, str]] = None) -> ModelRequest:
-        """Build a record from a decoded request body. Pure; any thread."""
-        items = body.get("input")
-        input_list: List[Any] = items if isinstance(items, list) else []
-        developer: List[str] = []
-        users: List[str] = []
-        calls: List[Dict[str, Any]] = []
-        outputs: List[Dict[str, Any]] = []
-        for item in input_list:
-            if not isinstance(item, dict):
-                continue
-            kind = item.get("type", "message")
-            if kind == "message":
-                parts = _texts(item.get("content"))
-                if item.get("role") == "developer":
-                    developer.extend(parts)
-                elif item.get("role") == "user" and parts and not _is_context(parts):
-                    users.append("\n".join(parts))
-            elif kind == "function_call":
-                calls.append(
-                    {
-                        "call_id": item.get("call_id"),
-                        "name": item.get("name"),
-                        "arguments": item.get("arguments"),
-                    }
-                )
-            elif kind == "function_call_output":
-                outputs.append({"call_id": item.get("call_id"), "output": item.get("output")})
-        instructions = body.get("instructions")
-        model = body.get("model")
-        return cls(
-            body=body,
-            headers={k.lower(): v for k, v in (headers or {}).items()},
-            model=model if isinstance(model, str) else None,
-            input=input_list,
-            instructions=instructions if isinstance(instructions, str) else None,
-            developer_texts=tuple(developer),
-            user_texts=tuple(users),
-            last_user_text=users[-1] if users else "",
-            function_calls=calls,
-            function_call_outputs=outputs,
-        )
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    model: ScriptedModel
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Record the error instead of printing a traceback (peers hang up often)."""
-        exc = sys.exc_info()[1]
-        if exc is not None and not isinstance(exc, OSError):
-            self.model._error(f"handler failed: {exc!r}")
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet (the stdlib logs every request to stderr)."""
-
-    def setup(self) -> None:
-        super().setup()
-        self.server.model._track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.model._track(self.connection, False)
-
-    def do_POST(self) -> None:
-        self.server.model._serve(self)
-
-    def _not_found(self) -> None:
-        self.server.model._drain_body(self)
-        self.send_response(404)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", "9")
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(b"not found")
-
-    do_GET = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _not_found
-
-
-class _Stream:
-    """The :class:`~codex_sync.testing.replies.ReplyStream` of one request."""
-
-    def __init__(self, handler: _Handler, request: ModelRequest, model: ScriptedModel):
-        self._handler = handler
-        self._request = request
-        self._model = model
-        self.started = False  # headers sent
-        self.broken = False
-
-    @property
-    def request(self) -> ModelRequest:
-        return self._request
-
-    def new_id(self, prefix: str) -> str:
-        return self._model._new_id(prefix)
-
-    def _write(self, data: bytes) -> bool:
-        if self.broken:
-            return False
-        try:
-            self._handler.wfile.write(data)
-            self._handler.wfile.flush()
-            return True
-        except OSError:
-            self.broken = True
-            self._handler.close_connection = True
-            return False
-
-    def send_error(self, status: int, body: str, headers: Optional[Mapping[str, str]] = None) -> None:
-        if self.started:
-            raise RuntimeError("send_error() after the reply has started")
-        self.started = True
-        data = body.encode("utf-8")
-        stripped = body.strip()
-        ctype = "application/json" if stripped[:1] in ("{", "[") else "text/plain"
-        handler = self._handler
-        handler.send_response(status)
-        handler.send_header("Content-Type", ctype)
-        handler.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
-            handler.send_header(name, value)
-        try:
-            handler.end_headers()
-        except OSError:
-            self.broken = True
-            handler.close_connection = True
-            return
-        self._write(data)
-
-    def _start(self) -> bool:
-        if not self.started:
-            self.started = True
-            handler = self._handler
-            handler.send_response(200)
-            handler.send_header("Content-Type", "text/event-stream")
-            handler.send_header("Cache-Control", "no-cache")
-            handler.send_header("Transfer-Encoding", "chunked")
-            try:
-                handler.end_headers()
-            except OSError:
-                self.broken = True
-                handler.close_connection = True
-        return not self.broken
-
-    def event(self, event: Mapping[str, Any]) -> bool:
-        if self._model._stopping.is_set():
-            self.broken = True
-            self._handler.close_connection = True
-            return False
-        if not self._start():
-            return False
-        kind = str(event.get("type", "message"))
-        data = (f"event: {kind}\ndata: {json.dumps(event)}\n\n").encode()
-        return self._write(b"%x\r\n%s\r\n" % (len(data), data))
-
-    def sleep(self, seconds: float) -> bool:
-        return not self._model._stopping.wait(max(0.0, seconds))
-
-    def finish(self) -> None:
-        """End the response: last chunk of a stream, or an empty stream if nothing was sent."""
-        if self._model._stopping.is_set() and not self.started:
-            self._handler.close_connection = True
-            return
-        if not self.started:
-            self._start()
-        if self.started and not self.broken:
-            self._write(b"0\r\n\r\n")
+Fallback = Union[Reply, Callable[[ModelRequest], Reply]]
 
 
 class ScriptedModel:
@@ -322,7 +74,7 @@ class ScriptedModel:
         self._counters: Dict[str, int] = {}
         self._connections: Set[socket.socket] = set()
         self._stopping = threading.Event()
-        self._server: Optional[_Server] = None
+        self._server: Optional[ModelHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
         self._closed = False
 
@@ -339,8 +91,12 @@ class ScriptedModel:
                 raise RuntimeError("ScriptedModel is closed; create a new one")
             if self._server is not None:
                 raise RuntimeError("ScriptedModel is already started")
-            server = _Server((self._host, self._port), _Handler)
-            server.model = self
+            server = ModelHTTPServer(
+                (self._host, self._port),
+                on_post=self._serve,
+                on_connection=self._track,
+                on_error=self._error,
+            )
             self._server = server
             self._thread = threading.Thread(
                 target=server.serve_forever,
@@ -527,50 +283,22 @@ class ScriptedModel:
                 return self._queue.pop(0)
             return self._fallback
 
-    @staticmethod
-    def _read_body(handler: _Handler) -> bytes:
-        if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: List[bytes] = []
-            while True:
-                size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(handler.rfile.read(size))
-                handler.rfile.readline()
-        length = int(handler.headers.get("Content-Length") or 0)
-        return handler.rfile.read(length) if length > 0 else b""
+    def _stream(self, handler: ModelHandler, request: ModelRequest) -> HttpReplyStream:
+        return HttpReplyStream(handler, request, self._new_id, self._stopping)
 
-    def _drain_body(self, handler: _Handler) -> None:
-        try:
-            self._read_body(handler)
-        except (OSError, ValueError):
-            handler.close_connection = True
-
-    def _serve(self, handler: _Handler) -> None:
+    def _serve(self, handler: ModelHandler) -> None:
         if urlsplit(handler.path).path.rstrip("/") != "/v1/responses":
-            handler._not_found()
+            handler.not_found()
             return
         try:
-            raw = self._read_body(handler)
-            encoding = handler.headers.get("Content-Encoding", "identity").lower()
-            if encoding == "gzip":
-                raw = gzip.decompress(raw)
-            elif encoding == "deflate":
-                raw = zlib.decompress(raw)
-            elif encoding not in ("identity", ""):
-                raise ValueError(f"unsupported Content-Encoding {encoding!r}")
-            body = json.loads(raw.decode("utf-8"))
-            if not isinstance(body, dict):
-                raise ValueError("request body is not a JSON object")
-        except (OSError, ValueError, EOFError, zlib.error) as exc:
+            body = read_json_body(handler)
+        except BAD_BODY_ERRORS as exc:
             self._error(f"bad request: {exc!r}")
-            _Stream(handler, ModelRequest(body={}), self).send_error(400, str(exc))
+            self._stream(handler, ModelRequest(body={})).send_error(400, str(exc))
             handler.close_connection = True
             return
         request = ModelRequest.from_body(body, dict(handler.headers.items()))
-        stream = _Stream(handler, request, self)
+        stream = self._stream(handler, request)
         try:
             chosen = self._pick(request)
             reply = chosen if isinstance(chosen, Reply) else chosen(request)

@@ -12,29 +12,31 @@ each time a reply is served, so one reply object may be served many times
 (for instance as a ``fallback``) without repeating item ids.
 
 All replies are frozen dataclasses: they may be built on any thread and shared
-between threads.
+between threads. This module holds the answers (messages, reasoning, tool
+calls, echo, raw events) and re-exports :class:`Reply`, :class:`ReplyStream`
+(:mod:`~codex_sync.testing.reply_base`) and the failures (:func:`http_error`,
+:func:`failed`, :func:`truncated`, :func:`hang`, from
+:mod:`~codex_sync.testing.failure_replies`).
 """
 
 from __future__ import annotations
 
-import abc
 import json
 from dataclasses import dataclass
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Dict,
-    List,
-    Mapping,
-    Optional,
-    Protocol,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-if TYPE_CHECKING:
-    from .model import ModelRequest
+from . import response_events as ev
+from .failure_replies import (
+    FailedReply,
+    HangReply,
+    HttpErrorReply,
+    TruncatedReply,
+    failed,
+    hang,
+    http_error,
+    truncated,
+)
+from .reply_base import Reply, ReplyStream, send_events
 
 __all__ = [
     "Reply",
@@ -62,106 +64,7 @@ __all__ = [
     "events",
 ]
 
-Event = Dict[str, Any]
-
-
-class ReplyStream(Protocol):
-    """What a :class:`Reply` writes to: one HTTP exchange of the fake model.
-
-    Provided by :class:`~codex_sync.testing.ScriptedModel` to
-    :meth:`Reply.write`, on the HTTP handler thread serving the request; it
-    must only be used from that thread, during that call.
-    """
-
-    @property
-    def request(self) -> ModelRequest:
-        """The request being answered."""
-        ...
-
-    def new_id(self, prefix: str) -> str:
-        """Return a fresh id ``"<prefix>_<N>"`` from the model's counter (thread-safe)."""
-        ...
-
-    def send_error(self, status: int, body: str, headers: Optional[Mapping[str, str]] = None) -> None:
-        """Answer with HTTP ``status`` and ``body``; nothing may be written after it."""
-        ...
-
-    def event(self, event: Mapping[str, Any]) -> bool:
-        """Send one SSE event (``event: <type>`` + ``data: <json>``) and flush it.
-
-        The first call sends the ``200 text/event-stream`` headers. Returns
-        ``False`` once the peer has gone or the model is closing: the reply
-        should then stop writing.
-        """
-        ...
-
-    def sleep(self, seconds: float) -> bool:
-        """Wait ``seconds`` (at most), waking early when the model closes.
-
-        Returns ``False`` if the model is closing, ``True`` otherwise.
-        """
-        ...
-
-
-class Reply(abc.ABC):
-    """One scripted answer of the fake model to one ``POST /v1/responses``.
-
-    Subclass it and implement :meth:`write` for a custom reply. Instances
-    should be immutable: the same reply may be served several times,
-    concurrently, from different handler threads.
-    """
-
-    @abc.abstractmethod
-    def write(self, stream: ReplyStream) -> None:
-        """Write the answer to ``stream``.
-
-        Called on the model's HTTP handler thread. May block (for instance in
-        :meth:`ReplyStream.sleep`). Exceptions are caught by the model, which
-        records them (``ScriptedModel.errors``) and drops the connection.
-        """
-
-
-# ----------------------------------------------------------------- helpers
-
-
-def _sse(stream: ReplyStream, evs: Sequence[Mapping[str, Any]], delay: float) -> bool:
-    """Send ``evs``, sleeping ``delay`` seconds before each one but the first."""
-    for index, ev in enumerate(evs):
-        if index and delay > 0 and not stream.sleep(delay):
-            return False
-        if not stream.event(ev):
-            return False
-    return True
-
-
-def _usage(usage: Optional[Tuple[int, int]]) -> Dict[str, Any]:
-    tokens_in, tokens_out = usage if usage is not None else (0, 0)
-    return {
-        "input_tokens": tokens_in,
-        "input_tokens_details": None,
-        "output_tokens": tokens_out,
-        "output_tokens_details": None,
-        "total_tokens": tokens_in + tokens_out,
-    }
-
-
-def _created(response_id: str) -> Event:
-    return {"type": "response.created", "response": {"id": response_id}}
-
-
-def _completed(response_id: str, usage: Optional[Tuple[int, int]]) -> Event:
-    return {
-        "type": "response.completed",
-        "response": {"id": response_id, "usage": _usage(usage)},
-    }
-
-
-def _split(value: str, parts: int = 3) -> List[str]:
-    """Split ``value`` into at most ``parts`` non-empty chunks, in order."""
-    if not value:
-        return []
-    size = max(1, -(-len(value) // parts))
-    return [value[i : i + size] for i in range(0, len(value), size)]
+Event = ev.Event
 
 
 # --------------------------------------------------------------- reasoning
@@ -182,48 +85,7 @@ class Reasoning:
 
     def events(self, stream: ReplyStream) -> List[Event]:
         """Return the SSE events of this reasoning item (fresh id if none given)."""
-        item_id = self.item_id or stream.new_id("rs")
-        evs: List[Event] = [
-            {
-                "type": "response.output_item.added",
-                "item": {"type": "reasoning", "id": item_id, "summary": []},
-            }
-        ]
-        for index, part in enumerate(self.summary):
-            evs.append(
-                {
-                    "type": "response.reasoning_summary_part.added",
-                    "item_id": item_id,
-                    "summary_index": index,
-                    "part": {"type": "summary_text", "text": ""},
-                }
-            )
-            evs.append(
-                {
-                    "type": "response.reasoning_summary_text.delta",
-                    "item_id": item_id,
-                    "summary_index": index,
-                    "delta": part,
-                }
-            )
-        if self.content:
-            evs.append(
-                {
-                    "type": "response.reasoning_text.delta",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "delta": self.content,
-                }
-            )
-        done: Dict[str, Any] = {
-            "type": "reasoning",
-            "id": item_id,
-            "summary": [{"type": "summary_text", "text": s} for s in self.summary],
-        }
-        if self.content:
-            done["content"] = [{"type": "reasoning_text", "text": self.content}]
-        evs.append({"type": "response.output_item.done", "item": done})
-        return evs
+        return ev.reasoning_events(self.item_id or stream.new_id("rs"), self.summary, self.content)
 
 
 def reasoning(
@@ -272,43 +134,17 @@ class TextReply(Reply):
         evs: List[Event] = []
         if self.reasoning is not None:
             evs.extend(self.reasoning.events(stream))
-        evs.append(
-            {
-                "type": "response.output_item.added",
-                "item": {"type": "message", "role": "assistant", "id": item_id, "content": []},
-            }
-        )
-        chunks = _split(self.text) if self.deltas is None else list(self.deltas)
-        for chunk in chunks:
-            evs.append(
-                {
-                    "type": "response.output_text.delta",
-                    "item_id": item_id,
-                    "output_index": 0,
-                    "content_index": 0,
-                    "delta": chunk,
-                }
-            )
-        evs.append(
-            {
-                "type": "response.output_item.done",
-                "item": {
-                    "type": "message",
-                    "role": "assistant",
-                    "id": item_id,
-                    "content": [{"type": "output_text", "text": self.text}],
-                },
-            }
-        )
+        chunks = ev.split_text(self.text) if self.deltas is None else list(self.deltas)
+        evs.extend(ev.message_events(item_id, self.text, chunks))
         return evs
 
     def write(self, stream: ReplyStream) -> None:
         """Stream the message (see :meth:`Reply.write`)."""
         response_id = self.response_id or stream.new_id("resp")
-        evs = [_created(response_id)]
+        evs = [ev.created(response_id)]
         evs.extend(self.message_events(stream))
-        evs.append(_completed(response_id, self.usage))
-        _sse(stream, evs, self.delay)
+        evs.append(ev.completed(response_id, self.usage))
+        send_events(stream, evs, self.delay)
 
 
 def text(
@@ -359,18 +195,12 @@ class FunctionCallReply(Reply):
         """Stream the call (see :meth:`Reply.write`)."""
         response_id = stream.new_id("resp")
         call_id = self.call_id or stream.new_id("call")
-        item = {
-            "type": "function_call",
-            "call_id": call_id,
-            "name": self.name,
-            "arguments": self.arguments,
-        }
         evs = [
-            _created(response_id),
-            {"type": "response.output_item.done", "item": item},
-            _completed(response_id, self.usage),
+            ev.created(response_id),
+            ev.function_call_done(call_id, self.name, self.arguments),
+            ev.completed(response_id, self.usage),
         ]
-        _sse(stream, evs, self.delay)
+        send_events(stream, evs, self.delay)
 
 
 def function_call(
@@ -411,13 +241,24 @@ def exec_command(
     ``yield_time_ms``: how long codex waits for the command before returning
     its output so far. Script the follow-up request (for example with
     :func:`text`). Pure; any thread.
+
+    Raises ``ValueError`` for a ``justification`` without ``escalated=True``:
+    codex refuses such a call without running it (the model only gets the
+    error "justification requires an explicit sandbox_permissions"),
+    while the scripted follow-up would still make the turn look fine.
     """
+    if justification is not None and not escalated:
+        raise ValueError(
+            f"exec_command({cmd!r}, justification={justification!r}) without escalated=True: "
+            "codex refuses a justification without sandbox_permissions and never runs the "
+            "command (the model just gets an error, and the scripted follow-up still answers). "
+            "Pass escalated=True to ask to run it outside the sandbox (the justification "
+            "becomes the approval's reason), or drop justification= to run it in the sandbox."
+        )
     args: Dict[str, Any] = {"cmd": cmd, "yield_time_ms": yield_time_ms}
     if escalated:
         args["sandbox_permissions"] = "require_escalated"
         args["justification"] = justification or "The command needs to run outside the sandbox."
-    elif justification is not None:
-        args["justification"] = justification
     return function_call("exec_command", args, call_id=call_id, delay=delay)
 
 
@@ -456,124 +297,6 @@ def request_user_input(
     )
 
 
-# ------------------------------------------------------------------ failures
-
-
-@dataclass(frozen=True)
-class HttpErrorReply(Reply):
-    """A non-200 HTTP answer (see :func:`http_error`)."""
-
-    status: int
-    body: str = "error"
-    headers: Optional[Tuple[Tuple[str, str], ...]] = None
-
-    def write(self, stream: ReplyStream) -> None:
-        """Send the error (see :meth:`Reply.write`)."""
-        stream.send_error(self.status, self.body, dict(self.headers or ()))
-
-
-def http_error(
-    status: int, body: str = "error", *, headers: Optional[Mapping[str, str]] = None
-) -> HttpErrorReply:
-    """A reply that answers HTTP ``status`` with ``body`` (and extra ``headers``).
-
-    With the launcher's ``request_max_retries = 0`` the turn fails at once:
-    500 gives codexErrorInfo ``internalServerError`` (the body is ignored),
-    400 shows the body as the error message, 401 ``httpConnectionFailed``,
-    429 ``responseTooManyFailedAttempts``. Pure; any thread.
-    """
-    return HttpErrorReply(
-        status=status,
-        body=body,
-        headers=None if headers is None else tuple(headers.items()),
-    )
-
-
-@dataclass(frozen=True)
-class FailedReply(Reply):
-    """A stream ending in ``response.failed`` (see :func:`failed`)."""
-
-    message: str
-    code: str = "server_error"
-
-    def write(self, stream: ReplyStream) -> None:
-        """Stream the failure (see :meth:`Reply.write`)."""
-        response_id = stream.new_id("resp")
-        failure = {
-            "type": "response.failed",
-            "response": {
-                "id": response_id,
-                "error": {"code": self.code, "message": self.message},
-            },
-        }
-        _sse(stream, [_created(response_id), failure], 0.0)
-
-
-def failed(message: str, code: str = "server_error") -> FailedReply:
-    """A reply whose stream ends with a ``response.failed`` event.
-
-    The turn fails with the message ``"stream disconnected before completion:
-    <message>"``; ``code="context_length_exceeded"`` gives codexErrorInfo
-    ``contextWindowExceeded``. Pure; any thread.
-    """
-    return FailedReply(message=message, code=code)
-
-
-@dataclass(frozen=True)
-class TruncatedReply(Reply):
-    """A stream that ends without ``response.completed`` (see :func:`truncated`)."""
-
-    partial: str = ""
-
-    def write(self, stream: ReplyStream) -> None:
-        """Stream the cut-off answer (see :meth:`Reply.write`)."""
-        evs = [_created(stream.new_id("resp"))]
-        if self.partial:  # a message's opening and its one delta, never its end
-            evs += TextReply(self.partial, deltas=(self.partial,)).message_events(stream)[:-1]
-        _sse(stream, evs, 0.0)
-
-
-def truncated(partial: str = "") -> TruncatedReply:
-    """A reply whose stream stops before ``response.completed``.
-
-    ``partial``: text streamed as a delta before the cut. The turn fails with
-    "stream disconnected before completion: stream closed before
-    response.completed". Pure; any thread.
-    """
-    return TruncatedReply(partial=partial)
-
-
-@dataclass(frozen=True)
-class HangReply(Reply):
-    """A stream that goes silent (see :func:`hang`)."""
-
-    seconds: float
-    then: str = "late"
-
-    def write(self, stream: ReplyStream) -> None:
-        """Send ``response.created``, wait, then finish (see :meth:`Reply.write`)."""
-        response_id = stream.new_id("resp")
-        if not stream.event(_created(response_id)):
-            return
-        if not stream.sleep(self.seconds):
-            return
-        late = TextReply(text=self.then)
-        evs = late.message_events(stream)
-        evs.append(_completed(response_id, None))
-        _sse(stream, evs, 0.0)
-
-
-def hang(seconds: float, then: str = "late") -> HangReply:
-    """A reply that sends ``response.created`` then stays silent.
-
-    After ``seconds`` it ends normally with the message ``then`` (default
-    ``"late"``). Closing the model ends the wait at once and drops the
-    connection. Use it to test interrupts, steering and idle timeouts
-    (codex sends no heartbeat while the model is silent). Pure; any thread.
-    """
-    return HangReply(seconds=seconds, then=then)
-
-
 # ---------------------------------------------------------------- dynamic
 
 
@@ -607,7 +330,7 @@ class EventsReply(Reply):
 
     def write(self, stream: ReplyStream) -> None:
         """Stream the events (see :meth:`Reply.write`)."""
-        _sse(stream, self.events, self.delay)
+        send_events(stream, self.events, self.delay)
 
 
 def events(*evs: Mapping[str, Any], delay: float = 0.0) -> EventsReply:
