@@ -22,7 +22,7 @@ from typing_extensions import Protocol
 from . import protocol
 from .errors import CodexTimeoutError, CodexTransportError
 from .protocol import ErrorReply, Notification, Response, ServerRequest
-from .transports.base import Transport
+from .transports.base import MessageCutError, Transport
 
 log = logging.getLogger("codex_sync.connection")
 
@@ -33,6 +33,8 @@ WAIT_SLICE = 0.25
 # Longer ones go out on a writer thread that Ctrl-C cannot stop half-way
 # (see _Writer).
 WHOLE_SEND_CHARS = 1000
+# A message that is not a request (a notification, an answer) must be written within this long.
+WRITE_TIMEOUT_SECONDS = 60.0
 
 
 class Subscriber(Protocol):
@@ -104,25 +106,30 @@ class _Writer:
     messages queue behind it.
     """
 
-    def __init__(self, write: Callable[[str], None]) -> None:
+    def __init__(self, write: Callable[[str, Optional[float]], None]) -> None:
         self._write = write
-        self._jobs: queue.SimpleQueue[Optional[Tuple[str, threading.Event, List[BaseException]]]] = (
+        self._jobs: queue.SimpleQueue[Optional[Tuple[str, Optional[float], threading.Event, List[BaseException]]]] = (
             queue.SimpleQueue()
         )
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
 
-    def send(self, text: str) -> None:
-        """Queue ``text`` and wait until it went out; raises what the write raised."""
+    def send(self, text: str, deadline: Optional[float]) -> None:
+        """Queue ``text`` and wait until it went out; raises what the write raised.
+
+        The writer stops at ``deadline`` too; the caller waits a moment
+        longer for it to say how the write ended.
+        """
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="codex-sync-writer", daemon=True)
                 self._thread.start()
         done = threading.Event()
         errors: List[BaseException] = []
-        self._jobs.put((text, done, errors))
+        self._jobs.put((text, deadline, done, errors))
         while not done.wait(WAIT_SLICE):
-            pass
+            if deadline is not None and time.monotonic() > deadline + 1.0:
+                raise CodexTimeoutError("a message could not be written in time: the app-server is not reading")
         if errors:
             raise errors[0]
 
@@ -131,9 +138,9 @@ class _Writer:
             job = self._jobs.get()
             if job is None:
                 return
-            text, done, errors = job
+            text, deadline, done, errors = job
             try:
-                self._write(text)
+                self._write(text, deadline)
             except BaseException as exc:  # handed to the caller
                 errors.append(exc)
             finally:
@@ -309,13 +316,16 @@ class Connection:
         self.closed_event.set()
 
     # -- writing ------------------------------------------------------------
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, deadline: Optional[float]) -> None:
+        """Write one message by ``deadline`` (a :func:`time.monotonic` value; ``None``: the default)."""
         self.check_alive()
+        if deadline is None:
+            deadline = time.monotonic() + WRITE_TIMEOUT_SECONDS
         try:
             if len(text) <= WHOLE_SEND_CHARS:
-                self._write_whole(text)
+                self._write_whole(text, deadline)
             else:
-                self._writer.send(text)
+                self._writer.send(text, deadline)
         except UnicodeEncodeError as exc:  # raised before a byte is written
             bad = exc.object[exc.start:exc.end]
             raise ValueError(
@@ -324,9 +334,20 @@ class Connection:
                 "text.encode('utf-8', 'replace').decode('utf-8')"
             ) from exc
 
-    def _write_whole(self, text: str) -> None:
-        with self._write_lock:
-            self._transport.send(text)
+    def _write_whole(self, text: str, deadline: Optional[float]) -> None:
+        wait = -1.0 if deadline is None else max(0.0, deadline - time.monotonic())
+        if not self._write_lock.acquire(timeout=wait):
+            raise CodexTimeoutError("another message is still being written: the app-server is not reading")
+        cut: Optional[MessageCutError] = None
+        try:
+            self._transport.send_within(text, deadline)
+        except MessageCutError as exc:
+            cut = exc
+            raise
+        finally:
+            self._write_lock.release()
+            if cut is not None:  # every later message would be garbled: end the connection
+                self.close(str(cut))
 
     def request(
         self,
@@ -352,15 +373,16 @@ class Connection:
         slot = _Pending(method, on_reply)
         request_id = next(self._ids)
         text = protocol.encode_request(request_id, method, params)
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._pending[request_id] = slot
         try:
-            self._send(text)
+            self._send(text, deadline if deadline is not None else time.monotonic() + WRITE_TIMEOUT_SECONDS)
         except BaseException:
             self._forget(request_id)
             raise
         try:
-            if not slot.wait(timeout):
+            if not slot.wait(None if deadline is None else max(0.0, deadline - time.monotonic())):
                 raise CodexTimeoutError(f"{method}: no reply within {timeout:g}s")
         except BaseException:
             if on_reply is None:
@@ -376,15 +398,15 @@ class Connection:
 
     def notify(self, method: str, params: Optional[protocol.JsonDict] = None) -> None:
         """Send a notification. Raises :class:`CodexTransportError` if the connection is gone."""
-        self._send(protocol.encode_notification(method, params))
+        self._send(protocol.encode_notification(method, params), None)
 
     def respond(self, request_id: protocol.RequestId, result: Any) -> None:
         """Answer a server request with ``result``."""
-        self._send(protocol.encode_result(request_id, result))
+        self._send(protocol.encode_result(request_id, result), None)
 
     def respond_error(self, request_id: protocol.RequestId, code: int, message: str) -> None:
         """Answer a server request with a JSON-RPC error."""
-        self._send(protocol.encode_error(request_id, code, message))
+        self._send(protocol.encode_error(request_id, code, message), None)
 
     # -- routing ------------------------------------------------------------
     def subscribe(self, thread_id: str, subscriber: Subscriber) -> None:

@@ -392,3 +392,43 @@ def test_a_server_killed_while_a_detached_process_holds_its_output_fails_waiters
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# 6 --------------------------------------------------------------------------------------------
+def test_a_server_that_stops_reading_costs_each_caller_only_its_timeout(stdio_app_server: Any) -> None:
+    client = stdio_app_server.client().start()
+    client.initialize()
+    pid = client._transport.pid  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGSTOP)  # hung: reads nothing more
+    try:
+        outcomes: List[Any] = []
+
+        def big() -> None:  # more than a pipe holds
+            try:
+                client.request("thread/list", {"searchTerm": "x" * 300_000}, timeout=2)
+            except BaseException as exc:
+                outcomes.append(("big", exc))
+
+        def small() -> None:
+            time.sleep(0.2)  # behind the big one
+            try:
+                client.request("thread/list", {}, timeout=2)
+            except BaseException as exc:
+                outcomes.append(("small", exc))
+
+        started = time.monotonic()
+        workers = [threading.Thread(target=f, daemon=True) for f in (big, small)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(6)
+        assert not any(w.is_alive() for w in workers), "a caller outlived its timeout"
+        assert time.monotonic() - started < 6
+        kinds = dict(outcomes)
+        assert isinstance(kinds["big"], (CodexTimeoutError, codex_sync.CodexTransportError))
+        assert isinstance(kinds["small"], (CodexTimeoutError, codex_sync.CodexTransportError))
+        if isinstance(kinds["big"], codex_sync.CodexTransportError):  # cut in the middle: the stream is closed
+            assert "cut" in str(kinds["big"]) and client.closed
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        _bounded(client.close, 10)

@@ -8,6 +8,10 @@ from typing import Callable, Optional, Union
 from ..errors import CodexTransportError
 
 
+class MessageCutError(CodexTransportError):
+    """A message went out only in part (the peer stopped reading): the stream is broken."""
+
+
 class Transport(abc.ABC):
     """A bidirectional message pipe to one app-server.
 
@@ -24,6 +28,15 @@ class Transport(abc.ABC):
     @abc.abstractmethod
     def send(self, text: str) -> None:
         """Send one message. Raises :class:`CodexTransportError` if the peer is gone."""
+
+    def send_within(self, text: str, deadline: Optional[float]) -> None:
+        """:meth:`send`, giving up at ``deadline`` (a :func:`time.monotonic` value, ``None``: never).
+
+        Raises :class:`~codex_sync.CodexTimeoutError` if nothing was written
+        by then, :class:`MessageCutError` if only part was. The default
+        ignores the deadline (a transport whose writes cannot block for long).
+        """
+        self.send(text)
 
     @abc.abstractmethod
     def receive(self) -> Optional[Union[bytes, str]]:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import io
 import logging
 import os
+import select
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any, Callable, Dict, List, Optional, Tuple, Union
 
-from ..errors import CodexTransportError
-from .base import Transport
+from ..errors import CodexTimeoutError, CodexTransportError
+from .base import MessageCutError, Transport
 
 log = logging.getLogger("codex_sync.transport")
 
@@ -155,6 +157,8 @@ class StdioTransport(Transport):
             raise CodexTransportError(f"cannot start {shlex.join(argv)}: {exc}") from exc
         self._proc = proc  # from here on close() stops it, however open() ends
         stdin: Any = proc.stdin  # a BufferedWriter; we write to the pipe under it
+        if sys.platform != "win32":  # a full pipe returns at once: writes keep their deadline
+            os.set_blocking(stdin.fileno(), False)
         self._stdin = stdin.raw
         self._stdout = proc.stdout
         drain = threading.Thread(target=self._drain_stderr, name="codex-sync-stderr", daemon=True)
@@ -206,6 +210,10 @@ class StdioTransport(Transport):
 
     # -- messages -----------------------------------------------------------
     def send(self, text: str) -> None:
+        self.send_within(text, None)
+
+    def send_within(self, text: str, deadline: Optional[float]) -> None:
+        """Write one line; the pipe is non-blocking, so a server that stops reading costs only the deadline."""
         stdin = self._stdin
         if stdin is None or self._closed:
             raise self.failure("the app-server connection is closed")
@@ -214,10 +222,30 @@ class StdioTransport(Transport):
             # Straight to the pipe (the buffered writer over it is always empty):
             # one system call, no copy into a buffer and no separate flush.
             written = stdin.write(data) or 0
-            while written < len(data):  # partial only when a signal interrupts a big write
+            while written < len(data):  # the pipe is full (or a signal cut a big write)
+                if not self._wait_writable(deadline):
+                    if written:
+                        raise MessageCutError(
+                            f"the app-server stopped reading its input: a message was cut after "
+                            f"{written} of {len(data)} bytes; the connection is closed"
+                        )
+                    raise CodexTimeoutError("the app-server is not reading its input (its pipe is full)")
                 written += stdin.write(memoryview(data)[written:]) or 0
         except (OSError, ValueError) as exc:
             raise self.failure(f"cannot write to the app-server: {exc}") from exc
+
+    def _wait_writable(self, deadline: Optional[float]) -> bool:
+        """Wait (in slices, Ctrl-C works) until the pipe takes more; ``False`` at the deadline."""
+        stdin = self._stdin
+        assert stdin is not None
+        while True:
+            wait = 0.25
+            if deadline is not None:
+                wait = min(wait, deadline - time.monotonic())
+                if wait <= 0:
+                    return False
+            if select.select([], [stdin], [], wait)[1]:
+                return True
 
     def receive(self) -> Optional[bytes]:
         stdout = self._stdout
