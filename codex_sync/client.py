@@ -23,6 +23,7 @@ from .config import (
     UNSET,
     ThreadConfig,
     TurnOverrides,
+    check_count,
     check_id,
     check_timeout,
 )
@@ -39,7 +40,7 @@ from .transports.base import Transport
 from .transports.stdio import StdioTransport
 from .transports.websocket import WebSocketTransport
 from .turn_args import check_turn_args
-from .turn_registry import TurnRegistry
+from .turn_registry import MAX_LOADED_THREADS, THREAD_IDLE_SECONDS, TurnRegistry
 from .values import CancelResult, ChatContinuation, ChatResult, InitializeResult
 
 log = logging.getLogger("codex_sync")
@@ -76,7 +77,11 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
     ``approval_handler`` and ``user_input_handler`` (see ``codex_sync.approvals``),
     ``experimental_api`` (ask for experimental methods), ``client_info``
     (``{"name": ..., "version": ...}`` sent in ``initialize``),
-    ``overload_retries`` (how often a -32001 reply is retried).
+    ``overload_retries`` (how often a -32001 reply is retried),
+    ``max_loaded_threads`` and ``thread_idle_seconds`` (a long-lived client
+    unsubscribes the threads it used least recently beyond this many, and
+    those idle this long, so the server can unload them; the next turn on
+    one resumes it; ``None`` for no idle limit).
     """
 
     def __init__(
@@ -90,6 +95,8 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
         experimental_api: bool = False,
         client_info: Optional[Mapping[str, Any]] = None,
         overload_retries: int = 4,
+        max_loaded_threads: int = MAX_LOADED_THREADS,
+        thread_idle_seconds: Optional[float] = THREAD_IDLE_SECONDS,
     ) -> None:
         if not isinstance(transport, Transport):
             raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
@@ -99,8 +106,9 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
             raise TypeError("experimental_api must be True or False")
         if client_info is not None and not isinstance(client_info, Mapping):
             raise TypeError(f"client_info must be a dict or None, not {type(client_info).__name__}")
-        if isinstance(overload_retries, bool) or not isinstance(overload_retries, int) or overload_retries < 0:
-            raise ValueError(f"overload_retries must be an int >= 0, not {overload_retries!r}")
+        check_count(overload_retries, "overload_retries")
+        check_count(max_loaded_threads, "max_loaded_threads", 1)
+        idle_threads = check_timeout(thread_idle_seconds, "thread_idle_seconds")
         self.experimental_api = experimental_api
         self.client_info = dict(client_info) if client_info else None
         self._listeners = Listeners()
@@ -110,7 +118,9 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
             on_unrouted=self._listeners.offer,
             wants_unrouted_deltas=self._listeners.wanted,
         )
-        self._turns = TurnRegistry(self._session)
+        self._turns = TurnRegistry(
+            self._session, max_loaded_threads=max_loaded_threads, thread_idle_seconds=idle_threads
+        )
         self._requests = ServerRequestDispatcher(
             self._session, self._turns, approval_handler=approval_handler, user_input_handler=user_input_handler
         )
@@ -169,11 +179,6 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin):
     @overload_retries.setter
     def overload_retries(self, value: int) -> None:
         self._session.overload_retries = value
-
-    @property
-    def _transport(self) -> Transport:
-        """The current transport (for tests and diagnostics)."""
-        return self._session.transport
 
     # -- life cycle ---------------------------------------------------------
     def start(self) -> CodexClient:

@@ -203,6 +203,13 @@ def check_timeout(value: Any, name: str) -> Optional[float]:
     return float(value)
 
 
+def check_count(value: Any, name: str, minimum: int = 0) -> int:
+    """Check a count argument: an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
+    return value
+
+
 def check_id(value: Any, name: str) -> str:
     """Check an id argument (thread, turn, ...): a non-empty string."""
     if not isinstance(value, str) or not value:

@@ -24,8 +24,9 @@ import os
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set
 
 from . import protocol
 from ._version import __version__
@@ -100,7 +101,10 @@ class Session:
         self._conn = self._new_connection(transport)
         self._initialize_result: Optional[InitializeResult] = None
         self._late_initialize: Optional[Any] = None  # a reply to an initialize nobody waited for
-        self._loaded: Set[str] = set()
+        # Threads loaded on (and subscribed by) this connection, least recently used first.
+        self._loaded: OrderedDict[str, float] = OrderedDict()
+        self._resumable: Set[str] = set()  # loaded threads with a rollout on disk (thread/resume works)
+        self._loaded_lock = threading.Lock()
         self._closer: Optional[threading.Thread] = None
         self._closed = threading.Event()  # set once a close() finished its work
 
@@ -108,9 +112,15 @@ class Session:
         return Connection(
             transport,
             on_server_request=lambda message: self.on_server_request(message),
-            on_unrouted=self._on_unrouted,
+            on_unrouted=self._unrouted,
             wants_unrouted_deltas=self._wants_unrouted_deltas,
         )
+
+    def _unrouted(self, message: Notification) -> None:
+        """On the reader: keep the loaded threads true, then pass the notification on."""
+        if message.method == protocol.THREAD_CLOSED and message.thread_id:
+            self.mark_unloaded(message.thread_id)
+        self._on_unrouted(message)
 
     def _refuse_server_request(self, message: ServerRequest) -> None:  # pragma: no cover - wiring bug
         self._conn.respond_error(message.id, protocol.INTERNAL_ERROR, "no dispatcher")
@@ -324,7 +334,7 @@ class Session:
         if method == protocol.THREAD_RESUME and params is not None:
             thread_id = params.get("threadId", thread_id)
         if isinstance(thread_id, str):
-            self.mark_loaded(thread_id)
+            self.mark_loaded(thread_id, resumable=method == protocol.THREAD_RESUME)
 
     # -- the connection's other parts, for the layers above -----------------------
     def subscribe(self, thread_id: str, subscriber: Subscriber) -> None:
@@ -348,15 +358,56 @@ class Session:
         self._conn.respond_error(request_id, code, message)
 
     # -- loaded threads ---------------------------------------------------------------
-    def mark_loaded(self, thread_id: str) -> None:
-        """Record that ``thread_id`` is loaded on this connection."""
-        with self._lock:
-            self._loaded.add(thread_id)
+    def mark_loaded(self, thread_id: str, *, resumable: bool = False) -> None:
+        """Record that ``thread_id`` is loaded on this connection (and used now).
+
+        ``resumable``: it has a rollout on disk (it was resumed, or a turn ran
+        on it), so ``thread/resume`` can load it again after an unsubscribe.
+        """
+        with self._loaded_lock:
+            self._loaded[thread_id] = time.monotonic()
+            self._loaded.move_to_end(thread_id)
+            if resumable:
+                self._resumable.add(thread_id)
+
+    def mark_unloaded(self, thread_id: str) -> None:
+        """Record that this connection no longer follows ``thread_id`` (closed or unsubscribed)."""
+        with self._loaded_lock:
+            self._loaded.pop(thread_id, None)
+            self._resumable.discard(thread_id)
 
     def is_loaded(self, thread_id: str) -> bool:
-        """Whether this connection loaded ``thread_id``."""
-        with self._lock:
+        """Whether this connection follows ``thread_id``."""
+        with self._loaded_lock:
             return thread_id in self._loaded
+
+    def touch_thread(self, thread_id: str) -> None:
+        """Note that a turn started on ``thread_id`` now (so it will have a rollout)."""
+        with self._loaded_lock:
+            if thread_id in self._loaded:
+                self._loaded[thread_id] = time.monotonic()
+                self._loaded.move_to_end(thread_id)
+                self._resumable.add(thread_id)
+
+    def unload_candidates(self, keep: int, idle_seconds: Optional[float]) -> List[str]:
+        """Resumable loaded threads beyond the ``keep`` most recently used, or unused for ``idle_seconds``.
+
+        Least recently used first. A thread that never had a turn is never a
+        candidate: the server cannot load it again after an unsubscribe.
+        """
+        now = time.monotonic()
+        with self._loaded_lock:
+            items = list(self._loaded.items())
+            resumable = set(self._resumable)
+        surplus = max(0, len(items) - keep)
+        return [
+            thread_id for n, (thread_id, used) in enumerate(items)
+            if thread_id in resumable and (n < surplus or (idle_seconds is not None and now - used > idle_seconds))
+        ]
+
+    def loaded_count(self) -> int:
+        """How many threads this connection follows."""
+        return len(self._loaded)
 
 
 def merge_initialize_params(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:

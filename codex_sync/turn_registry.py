@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import protocol
 from .config import TurnOverrides
@@ -46,6 +46,10 @@ PRUNE_EVERY_SECONDS = 60.0
 STOP_DRAIN_SECONDS = 10.0
 # Handlers of this many codex threads are kept at most (the oldest set are dropped).
 THREAD_HANDLERS_LIMIT = 10_000
+# Threads this client keeps subscribed, at most and at the longest idle (see TurnRegistry).
+MAX_LOADED_THREADS = 100
+THREAD_IDLE_SECONDS = 1800.0
+_UNLOAD = "unload"  # a janitor job: unsubscribe threads over the limits
 
 Handlers = Tuple[Any, Any]
 
@@ -53,15 +57,23 @@ Handlers = Tuple[Any, Any]
 class TurnRegistry:
     """The running and retained turns of one client. Every method: any thread."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        max_loaded_threads: int = MAX_LOADED_THREADS,
+        thread_idle_seconds: Optional[float] = THREAD_IDLE_SECONDS,
+    ) -> None:
         self._session = session
+        self.max_loaded_threads = max_loaded_threads
+        self.thread_idle_seconds = thread_idle_seconds
         self._lock = threading.Condition(threading.Lock())
         self._active: Dict[str, TurnState] = {}
         self._by_turn_id: Dict[str, TurnState] = {}
         self._overrides: Dict[str, TurnOverrides] = {}
         self._handlers: OrderedDict[str, Handlers] = OrderedDict()
         self._last_prune = time.monotonic()
-        self._janitor_jobs: queue.SimpleQueue[Optional[TurnState]] = queue.SimpleQueue()
+        self._janitor_jobs: queue.SimpleQueue[Union[TurnState, str, None]] = queue.SimpleQueue()
         self._janitor: Optional[threading.Thread] = None
         self._closed = False
 
@@ -94,12 +106,32 @@ class TurnRegistry:
         request was refused or never sent the thread is free at once.
         """
         self._start_janitor()
+        try:
+            state = self._start_once(thread_id, method, params, timeout, handlers, wants_deltas, idle_limit,
+                                     with_overrides)
+        except CodexProtocolError as exc:
+            if exc.code != protocol.INVALID_REQUEST or "thread not found" not in str(exc):
+                raise
+            # The server unloaded the thread (idle, no subscriber): load it again and try once more.
+            log.info("thread %s was unloaded by the server; resuming it", thread_id)
+            self._session.mark_unloaded(thread_id)
+            state = self._start_once(thread_id, method, params, timeout, handlers, wants_deltas, idle_limit,
+                                     with_overrides)
+        if self._session.loaded_count() > self.max_loaded_threads:
+            self._janitor_jobs.put(_UNLOAD)
+        return state
+
+    def _start_once(
+        self, thread_id: str, method: str, params: Dict[str, Any], timeout: Optional[float],
+        handlers: Optional[Handlers], wants_deltas: bool, idle_limit: Optional[float], with_overrides: bool,
+    ) -> TurnState:
         state = self._claim(thread_id, idle_limit)
         state.wants_deltas = wants_deltas
         if handlers is not None and (handlers[0] is not None or handlers[1] is not None):
             state.handlers = handlers
         deferred: Optional[TurnOverrides] = None
         try:
+            self._ensure_loaded(thread_id, timeout)
             if with_overrides:
                 deferred = self._take_overrides(thread_id)
                 if deferred is not None:
@@ -110,8 +142,24 @@ class TurnRegistry:
                 self._restore_overrides(thread_id, deferred)
             self._after_failed_start(state, exc)
             raise
+        self._session.touch_thread(thread_id)
         self._register(state)
         return state
+
+    def _ensure_loaded(self, thread_id: str, timeout: Optional[float]) -> None:
+        """Under the claim: subscribe again to a thread unloaded since the caller looked (``thread/resume``).
+
+        A thread with no rollout yet cannot be resumed: the turn goes ahead
+        and the server says what it thinks of it.
+        """
+        if self._session.is_loaded(thread_id):
+            return
+        try:
+            self._session.request(protocol.THREAD_RESUME, {"threadId": thread_id, "excludeTurns": True}, timeout)
+        except CodexProtocolError as exc:
+            if "no rollout found" not in str(exc):
+                raise
+            log.debug("thread %s has no rollout yet; starting the turn without a resume", thread_id)
 
     def _send_start(self, state: TurnState, method: str, params: Dict[str, Any], timeout: Optional[float]) -> None:
         def on_reply(result: Any, error: Optional[BaseException]) -> None:  # on the reader
@@ -266,13 +314,41 @@ class TurnRegistry:
 
     def _run_janitor(self) -> None:
         while True:
-            state = self._janitor_jobs.get()
-            if state is None:
+            try:
+                job = self._janitor_jobs.get(timeout=PRUNE_EVERY_SECONDS)
+            except queue.Empty:  # now and then: threads idle for too long
+                job = _UNLOAD if self.thread_idle_seconds is not None else ""
+            if job is None:
                 return
-            if state.finished or not self._session.alive:
-                self.forget(state)
-            else:
-                self.stop(state, reason="abandoned")
+            if isinstance(job, TurnState):
+                if job.finished or not self._session.alive:
+                    self.forget(job)
+                else:
+                    self.stop(job, reason="abandoned")
+            elif job == _UNLOAD:
+                self._unload_idle_threads()
+
+    def _unload_idle_threads(self) -> None:
+        """Unsubscribe threads over ``max_loaded_threads`` or idle ``thread_idle_seconds`` (janitor only).
+
+        Each is claimed first, so no turn starts on it meanwhile; a turn that
+        comes later finds it unloaded and resumes it under its own claim.
+        """
+        for thread_id in self._session.unload_candidates(self.max_loaded_threads, self.thread_idle_seconds):
+            with self._lock:
+                if thread_id in self._active or self._closed:
+                    continue
+                placeholder = TurnState(thread_id, self._finished)
+                self._active[thread_id] = placeholder
+            try:
+                self._session.request(protocol.THREAD_UNSUBSCRIBE, {"threadId": thread_id}, 30.0)
+                self._session.mark_unloaded(thread_id)
+            except CodexError as exc:
+                log.debug("thread/unsubscribe of %s: %s", thread_id, exc)
+                if not self._session.alive:
+                    return
+            finally:
+                placeholder.refuse(CodexError("unsubscribed"))  # frees the thread for turns
 
     def cancel(self, state: TurnState, cursor: int, timeout: Optional[float]) -> CancelResult:
         """Interrupt the turn if it runs, wait for its end, and return what is unread after ``cursor``.

@@ -178,7 +178,7 @@ def _reap_and_check(pid: int) -> bool:
 def test_ctrl_c_inside_close_then_close_again_finishes_the_job() -> None:
     client = stand_in("stubborn").start()
     client.initialize()
-    pid = client._transport.pid  # type: ignore[attr-defined]
+    pid = client._session.transport.pid  # type: ignore[attr-defined]
     timer = threading.Timer(0.5, _thread.interrupt_main)  # while close waits for the server to exit
     timer.start()
     with pytest.raises(KeyboardInterrupt):
@@ -194,7 +194,7 @@ def test_ctrl_c_inside_close_then_close_again_finishes_the_job() -> None:
 def test_every_concurrent_close_returns_only_when_the_server_is_gone() -> None:
     client = stand_in("stubborn").start()
     client.initialize()
-    proc = client._transport._proc  # type: ignore[attr-defined]
+    proc = client._session.transport._proc  # type: ignore[attr-defined]
     returned_while_running: List[bool] = []
 
     def close() -> None:
@@ -370,7 +370,7 @@ def test_a_wrapper_killed_while_its_child_keeps_the_pipes_fails_every_waiter(tmp
     wrapper.write_text(f"#!/bin/sh\n{sys.executable} {STAND_IN} silent thread/list\n")  # no exec: sh stays the parent
     wrapper.chmod(0o755)
     client = CodexClient.connect_stdio([str(wrapper)]).start()
-    error = _fails_fast_when_killed(client, client._transport.pid)  # type: ignore[attr-defined]
+    error = _fails_fast_when_killed(client, client._session.transport.pid)  # type: ignore[attr-defined]
     assert isinstance(error, codex_sync.CodexTransportError) and error.exit_code == -signal.SIGKILL
     _bounded(client.close, 5)
 
@@ -381,7 +381,7 @@ def test_a_server_killed_while_a_detached_process_holds_its_output_fails_waiters
     pid_file = tmp_path / "stray.pid"
     client = stand_in("spawn_detached", str(pid_file)).start()
     try:
-        error = _fails_fast_when_killed(client, client._transport.pid)  # type: ignore[attr-defined]
+        error = _fails_fast_when_killed(client, client._session.transport.pid)  # type: ignore[attr-defined]
         assert isinstance(error, codex_sync.CodexTransportError) and error.exit_code == -signal.SIGKILL
         _bounded(client.close, 8)
         with pytest.raises(codex_sync.CodexTransportError):
@@ -398,7 +398,7 @@ def test_a_server_killed_while_a_detached_process_holds_its_output_fails_waiters
 def test_a_server_that_stops_reading_costs_each_caller_only_its_timeout(stdio_app_server: Any) -> None:
     client = stdio_app_server.client().start()
     client.initialize()
-    pid = client._transport.pid  # type: ignore[attr-defined]
+    pid = client._session.transport.pid  # type: ignore[attr-defined]
     os.kill(pid, signal.SIGSTOP)  # hung: reads nothing more
     try:
         outcomes: List[Any] = []

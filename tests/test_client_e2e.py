@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from typing import Dict, List
@@ -15,17 +16,24 @@ from codex_sync import (
     CodexProtocolError,
     CodexTransportError,
 )
-from codex_sync.testing import AppServer, ScriptedModel, hang
+from codex_sync.testing import AppServer, ScriptedModel, codex_binary, hang
 from codex_sync.transports.stdio import resolve_command
 
 pytestmark = pytest.mark.real_server
 
 
+def _version_under_test() -> str:
+    """The version of the codex binary the tests run (``codex-cli 0.163.0`` -> ``0.163.0``)."""
+    out = subprocess.run([codex_binary(), "--version"], capture_output=True, text=True, timeout=30).stdout
+    return out.strip().split()[-1]
+
+
 def test_initialize_reports_what_the_server_says(app_server: AppServer) -> None:
+    version = _version_under_test()
     with app_server.client() as client:
         init = client.initialize()
-        assert init.server_version == "0.163.0"
-        assert init.user_agent and init.user_agent.startswith("codex_sync/0.163.0")
+        assert init.server_version == version
+        assert init.user_agent and init.user_agent.startswith(f"codex_sync/{version}")
         assert init.codex_home == str(app_server.codex_home)
         assert init.platform_family == "unix" and init.platform_os == "linux"
         assert client.initialize() is init  # once
@@ -101,7 +109,7 @@ def test_dead_server_fails_the_turn_at_once_with_exit_code(
     scripted_model.add(hang(30))
     client = stdio_app_server.client().start()
     stream = client.chat("hang here")
-    pid = client._transport.pid  # type: ignore[attr-defined]
+    pid = client._session.transport.pid  # type: ignore[attr-defined]
     threading.Timer(0.5, os.kill, args=(pid, signal.SIGKILL)).start()
     started = time.monotonic()
     with pytest.raises(CodexTransportError) as info:

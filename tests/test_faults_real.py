@@ -150,7 +150,7 @@ def test_server_killed_mid_approval(stdio_app_server: AppServer, scripted_model:
             pending = step.request
             break
     assert pending is not None
-    os.kill(client._transport.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+    os.kill(client._session.transport.pid, signal.SIGKILL)  # type: ignore[attr-defined]
     started = time.monotonic()
     with pytest.raises(CodexTransportError):
         for _ in stream:

@@ -45,7 +45,7 @@ def test_close_leaves_no_thread_fd_or_process(app_server: AppServer, scripted_mo
         assert client.chat_once("slow").final_text == "slow answer"
         stream = client.chat("hang it")
         next(stream)
-        pid = getattr(client._transport, "pid", None)
+        pid = getattr(client._session.transport, "pid", None)
     del stream
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and (set(threading.enumerate()) - threads_before or _fds() > fds_before):
@@ -170,7 +170,7 @@ def test_token_never_leaks(websocket_app_server: AppServer, caplog: pytest.LogCa
     caplog.set_level(logging.DEBUG)
     with websocket_app_server.client() as client:
         client.chat_once("hello")
-        assert token not in repr(client) and token not in repr(client._transport)
+        assert token not in repr(client) and token not in repr(client._session.transport)
     bad = CodexClient.connect_websocket(websocket_app_server.url, token=token + "x")
     with pytest.raises(codex_sync.CodexTransportError) as info:
         bad.start()

@@ -31,6 +31,7 @@ def _codex_binary() -> Optional[str]:
 
 
 @pytest.mark.real_server
+@pytest.mark.pinned_version
 def test_generated_module_matches_the_pinned_binary() -> None:
     codex = _codex_binary()
     if codex is None and sys.version_info < (3, 10):

@@ -21,6 +21,7 @@ from .memory_transport import MemoryTransport, wait_until
 def _session(transport: MemoryTransport) -> Session:
     session = Session(transport, overload_retries=0, on_unrouted=lambda m: None, wants_unrouted_deltas=lambda: False)
     session.start()
+    session.mark_loaded("T", resumable=True)  # as thread/start or thread/resume would have
     return session
 
 
@@ -245,3 +246,48 @@ def test_a_respawn_after_close_starts_nothing() -> None:
     with pytest.raises(CodexTransportError, match="closed"):
         session._respawn()
     assert [t.opened for t in transport.fresh_ones] == [False]  # made, never started
+
+
+def test_a_thread_the_server_unloaded_is_resumed_and_the_turn_retried_once() -> None:
+    transport = MemoryTransport()
+    session = _session(transport)
+    registry = TurnRegistry(session)
+    starter = Starter(registry)
+    starter.start()
+    first = transport.next_sent()
+    assert first["method"] == "turn/start"
+    transport.feed({"id": first["id"], "error": {"code": -32600, "message": "thread not found: T"}})
+    resume = transport.next_sent()
+    assert resume["method"] == "thread/resume" and resume["params"]["threadId"] == "T"
+    transport.feed({"id": resume["id"], "result": {"thread": {"id": "T"}}})
+    again = transport.next_sent()
+    assert again["method"] == "turn/start"
+    transport.feed({"id": again["id"], "result": {"turn": {"id": "U"}}})
+    starter.join(5)
+    assert starter.error is None and starter.state is not None and starter.state.turn_id == "U"
+    assert session.is_loaded("T")
+
+
+def test_thread_closed_from_the_server_drops_the_thread_from_the_loaded_set() -> None:
+    transport = MemoryTransport()
+    passed_on: List[Any] = []
+    session = Session(transport, overload_retries=0, on_unrouted=passed_on.append, wants_unrouted_deltas=lambda: False)
+    session.start()
+    session.mark_loaded("T", resumable=True)
+    transport.feed({"method": "thread/closed", "params": {"threadId": "T"}})
+    wait_until(lambda: len(passed_on) == 1)
+    assert not session.is_loaded("T") and passed_on[0].method == "thread/closed"  # listeners still get it
+
+
+def test_unload_candidates_are_the_least_recently_used_resumable_threads() -> None:
+    session = _session(MemoryTransport())
+    session.mark_unloaded("T")
+    for n in range(5):
+        session.mark_loaded(f"T{n}", resumable=n != 1)  # T1 never had a turn: it cannot be loaded again
+    session.touch_thread("T0")  # used just now
+    # least recent first: T1 T2 T3 T4 T0; the 3 over the limit are T1 (skipped: no turn yet), T2, T3
+    assert session.unload_candidates(keep=2, idle_seconds=None) == ["T2", "T3"]
+    assert session.unload_candidates(keep=10, idle_seconds=None) == []
+    time.sleep(0.05)
+    session.touch_thread("T4")
+    assert session.unload_candidates(keep=10, idle_seconds=0.04) == ["T2", "T3", "T0"]
