@@ -24,7 +24,11 @@ def _first_line(report: pytest.TestReport) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr or "")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else ""
+    if not lines:
+        return ""
+    if lines[0].endswith("Regex pattern did not match.") and len(lines) >= 3:
+        return f"{lines[0]} {lines[1]} {lines[2]}"  # the pattern and the message it did not find
+    return lines[0]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
