@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conformance.fakes import OneTurnPeer, agent_delta, client_for, item_completed, message, turn_completed, within
+from tests.conformance.fakes import (
+    OneTurnPeer,
+    agent_delta,
+    client_for,
+    item_completed,
+    message,
+    turn_completed,
+    within,
+)
 
 T, U = "thread-1", "turn-1"
 

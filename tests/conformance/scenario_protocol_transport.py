@@ -9,42 +9,44 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import socket
 import threading
-from typing import List
+from typing import Any, List
 
 import pytest
+
+from codex_sync import CodexTransportError
+
+
+def _seed_module(name: str) -> Any:
+    """``codex_sync.<name>``, where the seed has ``codex_app_server_sdk.<name>``."""
+    return importlib.import_module(f"codex_sync.{name}")
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
 
 
 def test_make_request_builds_the_envelope() -> None:
-    from codex_sync.protocol import make_request
-
+    make_request = _seed_module("protocol").make_request
     assert make_request(7, "initialize", {"foo": "bar"}) == {
         "jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {"foo": "bar"}}
 
 
 def test_extract_error_reads_an_error_response() -> None:
-    from codex_sync.protocol import extract_error, make_error_response
-
+    protocol = _seed_module("protocol")
+    extract_error, make_error_response = protocol.extract_error, protocol.make_error_response
     error = extract_error(make_error_response(9, -32000, "boom", {"x": 1}))
     assert error is not None
     assert (error["code"], error["message"], error["data"]) == (-32000, "boom", {"x": 1})
 
 
 def test_stdio_transport_needs_a_command() -> None:
-    from codex_sync.transport import StdioTransport
-
     with pytest.raises(ValueError):
-        StdioTransport([])
+        _seed_module("transport").StdioTransport([])
 
 
 def test_websocket_transport_cannot_send_before_connecting() -> None:
-    from codex_sync.errors import CodexTransportError
-    from codex_sync.transport import WebSocketTransport
-
-    transport = WebSocketTransport("ws://127.0.0.1:9999")
+    transport = _seed_module("transport").WebSocketTransport("ws://127.0.0.1:9999")
     with pytest.raises(CodexTransportError):
         transport.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
 
@@ -94,11 +96,9 @@ class _Handshake:
 
 
 def test_websocket_handshake_sends_the_headers_and_asks_no_compression() -> None:
-    from codex_sync.transport import WebSocketTransport
-
     server = _Handshake()
     try:
-        transport = WebSocketTransport(server.url, headers={"Authorization": "Bearer token"})
+        transport = _seed_module("transport").WebSocketTransport(server.url, headers={"Authorization": "Bearer token"})
         transport.connect()
         transport.close()
         server.thread.join(5)
@@ -110,14 +110,11 @@ def test_websocket_handshake_sends_the_headers_and_asks_no_compression() -> None
 
 
 def test_websocket_connect_failure_names_the_original_error() -> None:
-    from codex_sync.errors import CodexTransportError
-    from codex_sync.transport import WebSocketTransport
-
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
     probe.close()  # nobody listens there now
-    transport = WebSocketTransport(f"ws://127.0.0.1:{port}")
+    transport = _seed_module("transport").WebSocketTransport(f"ws://127.0.0.1:{port}")
     with pytest.raises(CodexTransportError) as caught:
         transport.connect()
     cause = caught.value.__cause__ or caught.value.__context__
