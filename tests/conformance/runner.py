@@ -36,7 +36,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -283,6 +283,8 @@ def run_all(parts: Sequence[str] = PARTS, jobs: int = 2, log: Callable[[str], No
             futures = [pool.submit(run_task, name, task) for name, task in tasks]
             for future in futures:
                 rows.extend(future.result())
+    for row in rows:  # no machine-specific paths in the table
+        row.error = row.error.replace(str(REPO) + os.sep, "").replace(str(scratch), "<scratch>")
     order = {"example": 0, "snippet": 1, "scenario": 2}
     rows.sort(key=lambda row: (order.get(row.kind, 3), row.id))
     return Report(rows, round(time.monotonic() - started, 1))
@@ -345,15 +347,23 @@ def markdown(report: Report) -> str:
     return "\n".join(out)
 
 
-def load_baseline() -> Dict[str, int]:
+def load_baseline() -> Dict[str, Any]:
+    """``{"passed": P, "total": T, "skipped": S, "passing": [row ids]}`` (zeros when there is none)."""
     if BASELINE_JSON.exists():
         return json.loads(BASELINE_JSON.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    return {"passed": 0, "total": 0}
+    return {"passed": 0, "total": 0, "skipped": 0, "passing": []}
+
+
+def regressions(report: Report, baseline: Dict[str, Any]) -> List[Row]:
+    """Rows that passed in the baseline and fail now."""
+    passing = set(baseline.get("passing", []))
+    return [row for row in report.rows if row.id in passing and row.result == "fail"]
 
 
 def write_baseline(report: Report) -> None:
-    BASELINE_JSON.write_text(json.dumps({"passed": report.passed, "total": report.total,
-                                         "skipped": len(report.skipped)}, indent=2) + "\n", encoding="utf-8")
+    data = {"passed": report.passed, "total": report.total, "skipped": len(report.skipped),
+            "passing": [row.id for row in report.rows if row.result == "pass"]}
+    BASELINE_JSON.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     BASELINE_MD.write_text(markdown(report), encoding="utf-8")
 
 

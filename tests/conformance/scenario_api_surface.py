@@ -199,16 +199,17 @@ def test_list_threads_options_go_out_camel_case() -> None:
     with client_for(peer) as client:
         client.list_threads(archived=False, cursor="c-1", cwd="/work", limit=5, model_providers=["openai"],
                             sort_key="updated_at", sort_direction="desc")
-    assert peer.params_of("thread/list") == {
-        "archived": False, "cursor": "c-1", "cwd": "/work", "limit": 5, "modelProviders": ["openai"],
-        "sortKey": "updated_at", "sortDirection": "desc"}
+    sent = peer.params_of("thread/list")
+    assert sent == {"archived": False, "cursor": "c-1", "cwd": "/work", "limit": 5, "modelProviders": ["openai"],
+                    "sortKey": "updated_at", "sortDirection": "desc"}, f"thread/list params {sent}"
 
 
 def test_write_config_value_upserts_by_default() -> None:
     peer = Peer()
     with client_for(peer) as client:
         client.write_config_value(key_path="model", value="gpt-5")
-    assert peer.params_of("config/value/write") == {"keyPath": "model", "mergeStrategy": "upsert", "value": "gpt-5"}
+    sent = peer.params_of("config/value/write")
+    assert sent == {"keyPath": "model", "mergeStrategy": "upsert", "value": "gpt-5"}, f"config/value/write params {sent}"
 
 
 class RawResults(Peer):
@@ -230,7 +231,7 @@ def test_start_review_returns_the_raw_result() -> None:
     peer = RawResults()
     with client_for(peer) as client:
         result = within(5, lambda: client.start_review(thread_id=T, target={"type": "uncommittedChanges"}))
-    assert result == RawResults.REVIEW
+    assert result == RawResults.REVIEW, f"start_review returned a {type(result).__name__}, not the raw result"
 
 
 def test_compact_thread_returns_the_raw_result_at_once() -> None:
@@ -246,7 +247,7 @@ def test_steer_turn_returns_the_raw_result() -> None:
     with client_for(peer) as client:
         result = within(5, lambda: client.steer_turn(thread_id=T, expected_turn_id=U,
                                                      input_items=[{"type": "text", "text": "also this"}]))
-    assert result == {"turnId": U}
+    assert result == {"turnId": U}, f"steer_turn returned {result!r}, not the raw result"
     assert peer.params_of("turn/steer") == {"threadId": T, "expectedTurnId": U,
                                             "input": [{"type": "text", "text": "also this"}]}
 
@@ -268,4 +269,5 @@ def test_env_is_the_servers_whole_environment() -> None:
     with CodexClient.connect_stdio(command=[sys.executable, "-c", ENV_PROBE], env={"ONLY_THIS": "1"}) as client:
         keys = within(10, client.initialize).raw["envKeys"]
     assert "ONLY_THIS" in keys
-    assert "PATH" not in keys and "HOME" not in keys, f"the server inherited the environment: {keys}"
+    assert "PATH" not in keys and "HOME" not in keys, (
+        f"env= was added to the inherited environment ({len(keys)} variables, PATH and HOME among them)")

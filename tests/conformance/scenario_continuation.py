@@ -21,7 +21,7 @@ T = "thread-1"
 class SlowFinish(Peer):
     """One turn: a thinking step at once, the rest ``delay`` seconds later."""
 
-    def __init__(self, delay: float = 0.05) -> None:
+    def __init__(self, delay: float = 0.3) -> None:  # the seed waits 0.05 s; more margin on a busy machine
         super().__init__()
         self.delay = delay
         self.timers: List[threading.Timer] = []

@@ -91,5 +91,5 @@ def test_raw_events_include_the_deltas(scripted_model: ScriptedModel, stdio_app_
     with stdio_app_server.client() as client:
         result = within(60, lambda: client.chat_once("stream it"))
     methods = [event.get("method") for event in result.raw_events]
-    assert "item/agentMessage/delta" in methods, methods
+    assert "item/agentMessage/delta" in methods, f"no item/agentMessage/delta among raw_events: {sorted(set(methods))}"
     assert result.final_text == "one two three four"
