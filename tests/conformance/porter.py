@@ -10,8 +10,10 @@ The port is an ``ast`` rewrite, the one a user does by hand when moving to a
 synchronous client:
 
 - ``codex_app_server_sdk`` → ``codex_sync`` in imports and names;
-- ``async def`` → ``def``, ``async with`` → ``with``, ``async for`` → ``for``,
-  async comprehensions → plain ones, ``anext``/``aiter`` → ``next``/``iter``;
+- ``async def`` → ``def`` (``__aenter__``/``__aexit__``/``__aiter__``/``__anext__``
+  → their synchronous names), ``async with`` → ``with``, ``async for`` → ``for``,
+  async comprehensions → plain ones, ``anext``/``aiter`` → ``next``/``iter``,
+  ``StopAsyncIteration`` → ``StopIteration``;
 - ``await x`` → ``x`` (``await task`` of a bare name or attribute →
   ``_seed_rt.settle(task)``, which waits for a task's result);
 - ``asyncio.run(main())`` → ``main()``, ``asyncio.sleep`` → ``time.sleep``,
@@ -131,6 +133,9 @@ def _rt(name: str) -> ast.Attribute:
     return ast.Attribute(value=ast.Name(id=RUNTIME_MODULE, ctx=ast.Load()), attr=name, ctx=ast.Load())
 
 
+_DUNDERS = {"__aenter__": "__enter__", "__aexit__": "__exit__", "__aiter__": "__iter__", "__anext__": "__next__"}
+
+
 def _rename_module(name: str) -> str:
     if name == SEED_PACKAGE or name.startswith(SEED_PACKAGE + "."):
         return TARGET_PACKAGE + name[len(SEED_PACKAGE):]
@@ -150,6 +155,7 @@ class _Port(ast.NodeTransformer):
         fields = {name: getattr(node, name, None) for name in ast.FunctionDef._fields}
         if "type_params" in fields and fields["type_params"] is None:
             fields["type_params"] = []
+        fields["name"] = _DUNDERS.get(node.name, node.name)
         return ast.copy_location(ast.FunctionDef(**fields), node)
 
     def visit_AsyncWith(self, node: ast.AsyncWith) -> ast.With:
@@ -212,6 +218,8 @@ class _Port(ast.NodeTransformer):
     def visit_Name(self, node: ast.Name) -> ast.Name:
         if node.id == SEED_PACKAGE:
             node.id = TARGET_PACKAGE
+        elif node.id == "StopAsyncIteration":
+            node.id = "StopIteration"
         return node
 
     def visit_Import(self, node: ast.Import) -> ast.Import:
