@@ -106,7 +106,8 @@ def seed_root(cache: Optional[Path] = None, *, download: bool = True) -> Path:
                 target = (cache / member.name).resolve()
                 if not str(target).startswith(str(cache.resolve()) + os.sep):
                     raise RuntimeError(f"unsafe path in the seed archive: {member.name}")
-            archive.extractall(cache)  # noqa: S202 - checked above
+            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # Python >= 3.12, and backports
+            archive.extractall(cache, **safe)  # type: ignore[arg-type]  # members checked above
     if not _looks_like_seed(unpacked):
         raise RuntimeError(f"the seed archive did not unpack to {unpacked}")
     return unpacked
