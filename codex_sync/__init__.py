@@ -9,6 +9,7 @@ with CodexClient.connect_stdio() as client:
 """
 
 from ._version import __version__
+from .account_ops import CodexLoginError, PendingLogin
 from .approvals import (
     MANUAL,
     ApprovalRequest,
@@ -89,4 +90,6 @@ __all__ = [
     "CodexTurnInterruptedError",
     "CodexEmptyAnswerError",
     "CodexForkError",
+    "CodexLoginError",
+    "PendingLogin",
 ]

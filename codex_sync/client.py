@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import protocol
+from .account_ops import AccountOpsMixin
 from .approvals import ServerRequestView, run_handler
 from .chat import ChatStream, run_to_end
 from .config import (
@@ -59,7 +60,7 @@ def _close_clients_at_exit() -> None:  # pragma: no cover - runs at interpreter 
             pass
 
 
-class CodexClient(ThreadOpsMixin, ServerOpsMixin):
+class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
     """A blocking client for one ``codex app-server`` (over stdio or a websocket).
 
     Create it with :meth:`connect_stdio` or :meth:`connect_websocket`, then use
