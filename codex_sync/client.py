@@ -18,7 +18,6 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import protocol
 from .account_ops import AccountOpsMixin
-from .approvals import ServerRequestView, run_handler
 from .chat import ChatStream, run_to_end
 from .config import (
     UNSET,
@@ -168,6 +167,11 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
             url, token=token, headers=headers, connect_timeout=connect_timeout, sslopt=sslopt
         )
         return cls(transport, **options)
+
+    @classmethod
+    def connect_unix(cls, path: str, *, connect_timeout: float = 10.0, **options: Any) -> CodexClient:
+        """A client for ``codex app-server --listen unix://PATH`` (websocket over the socket; not connected yet)."""
+        return cls(WebSocketTransport(unix_socket=path, connect_timeout=connect_timeout), **options)
 
     def __repr__(self) -> str:
         return f"<CodexClient {self._session.describe()}>"
@@ -485,14 +489,3 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         if not callable(callback):
             raise TypeError("callback must be callable")
         return self._listeners.add(method, callback)
-
-    def respond_approval(self, request: ServerRequestView, decision: Any) -> None:
-        """Answer a request received as a manual ``approval`` step.
-
-        ``decision`` is what a handler would return (``True``, ``"accept"``,
-        ``{"question_id": "answer"}`` for questions, ...). Thread-safe; a
-        second answer is ignored. Does not block beyond sending the answer.
-        """
-        if not isinstance(request, ServerRequestView):
-            raise TypeError("request must be the step.request of an approval step")
-        run_handler(request, lambda _request: decision)

@@ -26,6 +26,8 @@ class WebSocketTransport(Transport):
     ``Authorization: Bearer <token>``. No ``Origin`` header is sent (the server
     answers 403 to one) and no compression is negotiated. ``sslopt`` is passed
     to websocket-client for ``wss://`` (e.g. ``{"ca_certs": "/path/ca.pem"}``).
+    ``unix_socket``: the path of ``codex app-server --listen unix://PATH``; the
+    websocket then runs over that socket (``url`` only names the host).
     """
 
     def __init__(
@@ -36,7 +38,12 @@ class WebSocketTransport(Transport):
         headers: Optional[Mapping[str, str]] = None,
         connect_timeout: float = 10.0,
         sslopt: Optional[Dict[str, Any]] = None,
+        unix_socket: Optional[str] = None,
     ) -> None:
+        if unix_socket is not None:
+            if not isinstance(unix_socket, (str, os.PathLike)):
+                raise TypeError(f"unix_socket must be a path, not {type(unix_socket).__name__}")
+            url = url or "ws://localhost/"
         if url is not None and not isinstance(url, str):
             raise TypeError(f"url must be a string, not {type(url).__name__}")
         if token is not None and not isinstance(token, str):
@@ -52,6 +59,7 @@ class WebSocketTransport(Transport):
         self._headers = dict(headers or {})
         self._connect_timeout = float(connect_timeout)
         self._sslopt = dict(sslopt or {})
+        self._unix_socket = None if unix_socket is None else os.fspath(unix_socket)
         self._ws: Optional[websocket.WebSocket] = None
         self._closed = False
         self._close_lock = threading.Lock()
@@ -64,20 +72,39 @@ class WebSocketTransport(Transport):
         """A new, unconnected transport to the same URL with the same options."""
         transport = WebSocketTransport(
             self.url, token=self._token, headers=self._headers,
-            connect_timeout=self._connect_timeout, sslopt=self._sslopt,
+            connect_timeout=self._connect_timeout, sslopt=self._sslopt, unix_socket=self._unix_socket,
         )
         return transport
+
+    def _unix_connection(self) -> socket.socket:
+        """A stream socket connected to ``unix_socket`` (within the connect timeout)."""
+        assert self._unix_socket is not None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self._connect_timeout)
+        try:
+            sock.connect(self._unix_socket)
+        except OSError as exc:
+            sock.close()
+            raise CodexTransportError(
+                f"cannot connect to the unix socket {self._unix_socket}: {exc}. Is "
+                f"`codex app-server --listen unix://{self._unix_socket}` running?"
+            ) from exc
+        return sock
 
     def open(self) -> None:
         header: List[str] = [f"{k}: {v}" for k, v in self._headers.items()]
         if self._token:
             header.append(f"Authorization: Bearer {self._token}")
+        options: Dict[str, Any] = {}
+        if self._unix_socket is not None:
+            options["socket"] = self._unix_connection()
         try:
             ws = websocket.create_connection(
                 self.url,
                 timeout=self._connect_timeout,
                 header=header,
                 suppress_origin=True,
+                **options,
                 enable_multithread=True,
                 sslopt=self._sslopt or None,
             )
@@ -162,4 +189,4 @@ class WebSocketTransport(Transport):
             pass
 
     def describe(self) -> str:
-        return self.url
+        return f"unix:{self._unix_socket}" if self._unix_socket is not None else self.url
