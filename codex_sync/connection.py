@@ -157,6 +157,10 @@ class _Writer:
 class Connection:
     """A started transport plus the reader thread that serves it.
 
+    ``on_server_talk(message, routed)`` (library code, must not block) sees
+    every ``error``/``warning``/``configWarning``/``deprecationNotice``
+    notification after it was routed (``routed``: a turn took it).
+
     Thread-safety: :meth:`request`, :meth:`notify`, :meth:`respond`,
     :meth:`respond_error`, :meth:`subscribe`, :meth:`unsubscribe` and
     :meth:`close` may be called from any thread at any time.
@@ -169,11 +173,13 @@ class Connection:
         on_server_request: Callable[[ServerRequest], None],
         on_unrouted: Callable[[Notification], None],
         wants_unrouted_deltas: Callable[[], bool] = lambda: True,
+        on_server_talk: Optional[Callable[[Notification, bool], None]] = None,
     ) -> None:
         self._transport = transport
         self._on_server_request = on_server_request
         self._on_unrouted = on_unrouted
         self._wants_unrouted_deltas = wants_unrouted_deltas
+        self._on_server_talk = on_server_talk
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -268,8 +274,11 @@ class Connection:
             assert isinstance(message, Notification)
             thread_id = message.thread_id
             subscriber = self._subscribers.get(thread_id) if thread_id else None
-            if subscriber is None or not subscriber.deliver(message):
+            routed = subscriber is not None and subscriber.deliver(message)
+            if not routed:
                 self._on_unrouted(message)
+            if message.method in protocol.SERVER_TALK and self._on_server_talk is not None:
+                self._on_server_talk(message, routed)
         elif kind is Response or kind is ErrorReply:
             assert isinstance(message, (Response, ErrorReply))
             with self._lock:

@@ -58,6 +58,8 @@ ITEM_COMPLETED = "item/completed"
 ERROR_NOTIFICATION = "error"
 TOKEN_USAGE_UPDATED = "thread/tokenUsage/updated"
 SERVER_REQUEST_RESOLVED = "serverRequest/resolved"
+# What the server says about trouble: logged, kept in the turn's events, and given to listeners.
+SERVER_TALK = frozenset({ERROR_NOTIFICATION, "warning", "configWarning", "deprecationNotice"})
 
 # Notifications that carry live text, and the step type that text belongs to.
 DELTA_KINDS = {

@@ -22,11 +22,12 @@ import enum
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from . import protocol
 from ._version import __version__
@@ -58,6 +59,9 @@ DEFAULT_INITIALIZE_PARAMS: Dict[str, Any] = {
         ]
     },
 }
+
+_DIGITS = re.compile(r"\d+")
+_SAID_LIMIT = 1024  # server messages remembered for logging each kind once
 
 # Requests after whose success the thread named in the result is loaded on this connection.
 _LOADS_THREAD = frozenset({protocol.THREAD_START, protocol.THREAD_RESUME, protocol.THREAD_FORK})
@@ -105,6 +109,7 @@ class Session:
         self._loaded: OrderedDict[str, float] = OrderedDict()
         self._resumable: Set[str] = set()  # loaded threads with a rollout on disk (thread/resume works)
         self._loaded_lock = threading.Lock()
+        self._said: OrderedDict[Tuple[Optional[str], str, str], None] = OrderedDict()  # (reader only)
         self._closer: Optional[threading.Thread] = None
         self._closed = threading.Event()  # set once a close() finished its work
 
@@ -114,6 +119,7 @@ class Session:
             on_server_request=lambda message: self.on_server_request(message),
             on_unrouted=self._unrouted,
             wants_unrouted_deltas=self._wants_unrouted_deltas,
+            on_server_talk=self._server_talk,
         )
 
     def _unrouted(self, message: Notification) -> None:
@@ -121,6 +127,27 @@ class Session:
         if message.method == protocol.THREAD_CLOSED and message.thread_id:
             self.mark_unloaded(message.thread_id)
         self._on_unrouted(message)
+
+    def _server_talk(self, message: Notification, routed: bool) -> None:
+        """On the reader: log what the server says about trouble, once per kind of message and turn.
+
+        Messages that differ only in numbers ("Reconnecting... 2/5") count as
+        one. One a turn took goes to the listeners as well.
+        """
+        params = message.params
+        error = params.get("error")
+        text = str((error.get("message") if isinstance(error, dict) else None) or params.get("message")
+                   or params.get("summary") or params)
+        key = (message.turn_id or message.thread_id, message.method, _DIGITS.sub("#", text))
+        if key not in self._said:
+            self._said[key] = None
+            if len(self._said) > _SAID_LIMIT:
+                self._said.popitem(last=False)
+            retry = " (the server retries)" if params.get("willRetry") else ""
+            where = f" (thread {message.thread_id})" if message.thread_id else ""
+            log.warning("the app-server says%s: %s: %s%s", where, message.method, text, retry)
+        if routed:
+            self._on_unrouted(message)  # listeners hear it too
 
     def _refuse_server_request(self, message: ServerRequest) -> None:  # pragma: no cover - wiring bug
         self._conn.respond_error(message.id, protocol.INTERNAL_ERROR, "no dispatcher")

@@ -52,6 +52,9 @@ class TurnState:
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
         self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
         self.deltas_delivered = 0  # events before this index had their deltas passed to on_delta
+        # The server's latest error notification of this turn, and when its run of retries began.
+        self.server_error: Optional[str] = None
+        self.server_error_since: Optional[float] = None
         self._waiting = 0  # callers inside wait_beyond/wait_finished: notify only then
         self._woken = False  # a notify is on its way to them: no need for another
         self._cond = threading.Condition(threading.Lock())
@@ -80,13 +83,39 @@ class TurnState:
                 return False
         if message.method == protocol.TURN_COMPLETED and (turn_id is None or turn_id == self.turn_id):
             return self._complete(message)  # (one naming another turn, before ours is known, is kept)
+        if message.method == protocol.ERROR_NOTIFICATION:
+            self._note_server_error(message)
+            if message.params.get("willRetry"):  # a retry is not progress: the idle clock runs on
+                self.events.append(message)
+                self._wake()
+                return True
         self.events.append(message)
         self.last_activity = time.monotonic()
-        if self._waiting and not self._woken:
+        if self._waiting and not self._woken:  # (inline: the hot path of every event)
             with self._cond:
                 self._woken = True
                 self._cond.notify_all()
         return True
+
+    def _wake(self) -> None:
+        if self._waiting and not self._woken:
+            with self._cond:
+                self._woken = True
+                self._cond.notify_all()
+
+    def _note_server_error(self, message: Notification) -> None:
+        error = message.params.get("error")
+        text = error.get("message") if isinstance(error, dict) else None
+        if isinstance(text, str) and text:
+            if self.server_error_since is None or not message.params.get("willRetry"):
+                self.server_error_since = time.monotonic()
+            self.server_error = text
+
+    def describe_server_error(self) -> str:
+        """``"; the server has been retrying for 84 s: <its last error>"``, or ``""`` if it said nothing."""
+        if self.server_error is None or self.server_error_since is None:
+            return ""
+        return f"; the server has been retrying for {time.monotonic() - self.server_error_since:.0f} s: {self.server_error}"
 
     def _complete(self, message: Notification, *, kept: bool = False) -> bool:
         with self._cond:
