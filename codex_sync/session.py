@@ -303,6 +303,11 @@ class Session:
         except CodexProtocolError as exc:
             if exc.code == protocol.INVALID_REQUEST and self._late_initialize is not None:
                 return self._late_initialize  # "Already initialized": our first one got through
+            if exc.code == protocol.METHOD_NOT_FOUND and "not supported by this client" in str(exc):
+                raise CodexTransportError(
+                    f"{self._transport.describe()} is not a codex app-server: it sent our own initialize "
+                    "request back to us (an echo, such as `cat`). Run `codex app-server` (check the command)"
+                ) from exc
             raise
 
     def _respawn(self) -> None:

@@ -34,6 +34,14 @@ _EOF_GRACE_SECONDS = 0.8
 
 CommandArg = Union[str, Sequence[str], None]
 
+# The bundled binary's package exists for Python >= 3.10 only: on 3.9 the extra installs nothing.
+_INSTALL_HINT = (
+    "`pip install 'codex-sync[runtime]'` (the openai-codex-cli-bin package carries the binary)"
+    if sys.version_info >= (3, 10) else
+    "`npm install -g @openai/codex` (on Python 3.9 `pip install 'codex-sync[runtime]'` installs no "
+    "binary: its openai-codex-cli-bin package needs Python >= 3.10)"
+)
+
 
 def _runtime_binary() -> Tuple[Optional[str], Optional[str]]:
     """The codex binary (and its PATH folder) of ``openai-codex-cli-bin``, if installed."""
@@ -79,8 +87,7 @@ def resolve_command(command: CommandArg = None) -> Tuple[List[str], Optional[str
         return [binary, "app-server"], path_dir
     raise CodexTransportError(
         "cannot find the codex app-server: pass connect_stdio(command=[...]), set "
-        f"${ENV_COMMAND}, put `codex` on PATH, or `pip install 'codex-sync[runtime]'` "
-        "(the openai-codex-cli-bin package carries the binary)"
+        f"${ENV_COMMAND}, put `codex` on PATH, or {_INSTALL_HINT}"
     )
 
 
@@ -151,7 +158,7 @@ class StdioTransport(Transport):
         except FileNotFoundError as exc:
             raise CodexTransportError(
                 f"cannot start {argv[0]!r}: no such file. Pass connect_stdio(command=[...]), set "
-                f"${ENV_COMMAND}, put `codex` on PATH, or `pip install 'codex-sync[runtime]'`"
+                f"${ENV_COMMAND}, put `codex` on PATH, or {_INSTALL_HINT}"
             ) from exc
         except OSError as exc:
             raise CodexTransportError(f"cannot start {shlex.join(argv)}: {exc}") from exc
@@ -288,6 +295,11 @@ class StdioTransport(Transport):
         code = self.exit_code(wait=0.5)
         if code is not None and self._stderr_thread is not None:
             self._stderr_thread.join(timeout=0.5)  # its last words arrive after stdout's EOF
+        if code is not None and self._argv and "app-server" not in self._argv:
+            reason += (
+                f" (the command {shlex.join(self._argv)!r} has no `app-server`: to run the server it "
+                "must be e.g. ['codex', 'app-server'])"
+            )
         return CodexTransportError(reason, exit_code=code, stderr_tail=self.stderr_tail())
 
     def close(self) -> None:

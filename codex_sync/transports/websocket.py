@@ -133,6 +133,12 @@ class WebSocketTransport(Transport):
                 f"the websocket server at {self.url} refused the connection (403 Forbidden); "
                 "it rejects requests that carry an Origin header"
             )
+        if status == 404:
+            return (
+                f"the server at {self.url} answered 404 Not Found to the websocket handshake: is this "
+                "the address of `codex app-server --listen ws://HOST:PORT`? It serves the websocket at "
+                "the root path; check the host, the port and the path of the URL"
+            )
         return f"the websocket server at {self.url} refused the connection (HTTP {status})"
 
     def send(self, text: str) -> None:
