@@ -226,6 +226,6 @@ def as_line_transport(transport: Union[base.Transport, Transport, Any]) -> base.
     """
     if isinstance(transport, base.Transport):
         return transport
-    if isinstance(transport, _LineBacked):
-        return transport.line_transport
+    if isinstance(transport, _LineBacked) and not transport._connected:
+        return transport.line_transport  # (one already connected is adapted: connect() is idempotent)
     return SeedTransportAdapter(transport)
