@@ -5,6 +5,7 @@ and the wire's camelCase ones), :class:`CommandApprovalWithExecpolicyAmendment`,
 :class:`UserInputResponse`/:class:`UserInputAnswer`, and
 :class:`UserInputQuestion`/:class:`UserInputOption`, which are the server's
 question dicts with attributes (``question.id``, ``question["id"]``: both work).
+All are plain values: nothing here blocks, and any thread may use them.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class CommandApprovalWithExecpolicyAmendment:
     """Approve a command and allow every command starting with ``execpolicy_amendment`` from now on.
 
     A decision for command approvals only (a file-change approval refuses it
-    with :class:`ValueError`).
+    with :class:`ValueError`). A plain value; any thread.
     """
 
     execpolicy_amendment: List[str]
@@ -66,14 +67,14 @@ def wire_decision(decision: Any) -> Union[str, Dict[str, Any]]:
 
 @dataclass
 class UserInputAnswer:
-    """The answer to one question: the chosen option labels, or one free-form text."""
+    """The answer to one question: the chosen option labels, or one free-form text. A plain value; any thread."""
 
     answers: List[str]
 
 
 @dataclass
 class UserInputResponse:
-    """The answer to a user-input request: ``{question_id: UserInputAnswer}``."""
+    """The answer to a user-input request: ``{question_id: UserInputAnswer}``. A plain value; any thread."""
 
     answers: Dict[str, UserInputAnswer] = field(default_factory=dict)
 
@@ -103,7 +104,7 @@ def user_input_result(answers: Any) -> Dict[str, Any]:
 
 
 class UserInputOption(Dict[str, Any]):
-    """One option of a question: the server's dict, with ``label`` and ``description`` attributes."""
+    """One option of a question: the server's dict, with ``label`` and ``description`` attributes (any thread)."""
 
     @property
     def label(self) -> str:
@@ -121,7 +122,8 @@ class UserInputQuestion(Dict[str, Any]):
 
     ``id``, ``header``, ``question``, ``is_other`` (a free-form answer is
     allowed), ``is_secret``, ``options`` (a list of :class:`UserInputOption`,
-    or ``None``). Dict access (``question["id"]``) works as before.
+    or ``None``). Dict access (``question["id"]``) works as before. A plain
+    value; any thread.
     """
 
     @property

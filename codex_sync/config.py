@@ -53,7 +53,7 @@ SandboxPolicy = Dict[str, Any]
 
 @dataclasses.dataclass
 class CollaborationSettings:
-    """The settings of a :class:`CollaborationMode` (experimental; needs ``experimental_api=True``)."""
+    """The settings of a :class:`CollaborationMode` (experimental; needs ``experimental_api=True``). A plain value."""
 
     model: str
     reasoning_effort: Optional[ReasoningEffort] = None
@@ -66,6 +66,7 @@ class CollaborationMode:
 
     ``mode`` is ``"plan"`` or ``"default"``. Sent as the wire object
     ``{"mode": ..., "settings": {"model", "reasoning_effort", "developer_instructions"}}``.
+    A plain value; :meth:`to_wire` raises :class:`ValueError` without a model.
     """
 
     mode: ModeKind

@@ -161,8 +161,11 @@ class SeedTransportAdapter(base.Transport):
     closes and must make a blocked ``recv()`` raise. An exception from
     ``recv()`` ends the connection: every waiter gets a
     :class:`CodexTransportError` that says it. The client's reader calls
-    :meth:`receive`; :meth:`close` may be called from any thread, once in
-    effect.
+    :meth:`receive` (it blocks in ``recv()``); :meth:`open` blocks in
+    ``connect()``; :meth:`close` may be called from any thread, once in
+    effect. Building one raises :class:`TypeError` for an object that lacks
+    a method, or whose methods are coroutines. ``CodexClient(obj)`` builds
+    it by itself.
     """
 
     def __init__(self, transport: Any) -> None:
