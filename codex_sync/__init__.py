@@ -10,6 +10,15 @@ with CodexClient.connect_stdio() as client:
 
 from ._version import __version__
 from .account_ops import CodexLoginError, PendingLogin
+from .answers import (
+    CommandApprovalDecision,
+    CommandApprovalWithExecpolicyAmendment,
+    FileChangeApprovalDecision,
+    UserInputAnswer,
+    UserInputOption,
+    UserInputQuestion,
+    UserInputResponse,
+)
 from .approvals import (
     MANUAL,
     ApprovalRequest,
@@ -19,13 +28,23 @@ from .approvals import (
     PermissionsRequest,
     ServerRequestView,
     UserInputRequest,
-    approve_all,
-    ask_in_terminal,
-    decline_all,
 )
 from .chat import ChatStream
 from .client import CodexClient
-from .config import UNSET, ApprovalPolicy, SandboxMode, ThreadConfig, TurnOverrides
+from .config import (
+    NO_TIMEOUT,
+    UNSET,
+    ApprovalPolicy,
+    CollaborationMode,
+    CollaborationSettings,
+    ModeKind,
+    ReasoningEffort,
+    ReasoningSummary,
+    SandboxMode,
+    SandboxPolicy,
+    ThreadConfig,
+    TurnOverrides,
+)
 from .errors import (
     CodexEmptyAnswerError,
     CodexError,
@@ -37,9 +56,12 @@ from .errors import (
     CodexTurnFailedError,
     CodexTurnInactiveError,
     CodexTurnInterruptedError,
+    CodexUnknownContinuationError,
 )
+from .handlers import approve_all, ask_in_terminal, decline_all
 from .process import PerProcessClient, per_process_client
 from .thread import ThreadHandle
+from .transport import SeedTransportAdapter
 from .values import (
     CancelResult,
     ChatContinuation,
@@ -59,9 +81,17 @@ __all__ = [
     "ThreadHandle",
     "ThreadConfig",
     "SandboxMode",
+    "SandboxPolicy",
     "TurnOverrides",
     "UNSET",
+    "NO_TIMEOUT",
     "ApprovalPolicy",
+    "ReasoningEffort",
+    "ReasoningSummary",
+    "CollaborationMode",
+    "CollaborationSettings",
+    "ModeKind",
+    "SeedTransportAdapter",
     "MANUAL",
     "ServerRequestView",
     "ApprovalRequest",
@@ -69,6 +99,13 @@ __all__ = [
     "FileChangeApprovalRequest",
     "PermissionsRequest",
     "UserInputRequest",
+    "UserInputQuestion",
+    "UserInputOption",
+    "UserInputResponse",
+    "UserInputAnswer",
+    "CommandApprovalWithExecpolicyAmendment",
+    "CommandApprovalDecision",
+    "FileChangeApprovalDecision",
     "ElicitationRequest",
     "approve_all",
     "decline_all",
@@ -89,6 +126,7 @@ __all__ = [
     "CodexTurnFailedError",
     "CodexTurnInterruptedError",
     "CodexEmptyAnswerError",
+    "CodexUnknownContinuationError",
     "CodexForkError",
     "CodexLoginError",
     "PendingLogin",

@@ -2,9 +2,12 @@
 
 A handler is a callable taking one request object. An approval handler
 returns a decision: ``True`` (approve), ``False``/``None`` (decline), one of
-the decision strings (``"accept"``, ``"acceptForSession"``, ``"decline"``,
-``"cancel"``) or a decision dict; it may also answer itself (``request.approve()``)
-and return nothing. A user-input handler returns ``{question_id: answer}``
+the decision strings (``"accept"``, ``"accept_for_session"`` or
+``"acceptForSession"``, ``"decline"``, ``"cancel"``), a
+:class:`~codex_sync.answers.CommandApprovalWithExecpolicyAmendment` or a
+decision dict; it may also answer itself (``request.approve()``) and return
+nothing. A user-input handler returns a
+:class:`~codex_sync.answers.UserInputResponse` or ``{question_id: answer}``
 (a string or a list of strings). A handler that raises declines (approvals)
 or sends an error reply (everything else), and the error is logged.
 
@@ -12,22 +15,30 @@ Pass ``codex_sync.MANUAL`` as a handler to answer in the ``chat()`` loop:
 the request arrives as a step with ``step_type == "approval"`` and
 ``step.request`` is the object to answer.
 
-Answering is thread-safe and happens once; later answers are ignored.
+Answering is thread-safe and happens once; later answers through the
+request's own methods are ignored, while :meth:`ServerRequestView.respond_pending`
+(what the client's ``respond_approval``/``respond_user_input`` use) raises
+:class:`CodexProtocolError` for a request that is no longer pending.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional
 
 from typing_extensions import Protocol
 
 from . import protocol
-from .errors import CodexError
+from .answers import (
+    CommandApprovalWithExecpolicyAmendment,
+    UserInputQuestion,
+    user_input_result,
+    wire_decision,
+)
+from .errors import CodexProtocolError
 from .protocol import RequestId, ServerRequest
 
 log = logging.getLogger("codex_sync.approvals")
@@ -60,11 +71,20 @@ class Responder(Protocol):
         """Answer request ``request_id`` with a JSON-RPC error."""
 
 
+class TurnEvents(Protocol):
+    """What a request needs of the turn it arrived in, to know whether it is still pending."""
+
+    finished: bool
+    events: List[Any]
+
+
 class ServerRequestView:
     """A request from the server, waiting for one answer.
 
     ``method``, ``params``, ``thread_id``, ``turn_id``, ``item_id`` describe
-    it; :meth:`respond` / :meth:`answer_error` answer it (once; thread-safe).
+    it (``request_id`` is ``id``, as in the async SDK); :meth:`respond` /
+    :meth:`answer_error` answer it (once; thread-safe); :attr:`pending` says
+    whether an answer is still awaited.
     """
 
     handler_kind: Optional[str] = None
@@ -74,6 +94,9 @@ class ServerRequestView:
         self._message = message
         self._lock = threading.Lock()
         self.answered = False
+        self._resolved = False  # serverRequest/resolved came: someone else answered, or it was withdrawn
+        self._turn: Optional[Callable[[], Optional[TurnEvents]]] = None  # (weak) the turn it arrived in
+        self._turn_mark = 0  # that turn's event count when it arrived
         self.method = message.method
         self.params: Dict[str, Any] = message.params
         self.id = message.id
@@ -84,18 +107,60 @@ class ServerRequestView:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.method} id={self.id} {self.describe()!r}>"
 
+    @property
+    def request_id(self) -> RequestId:
+        """The server's id of this request (the async SDK's name for :attr:`id`)."""
+        return self.id
+
     def describe(self) -> str:
         """One line for a person: what is asked."""
         return self.method
 
-    def _send(self, send: Callable[[], None]) -> None:
+    def attach_turn(self, turn: TurnEvents) -> None:
+        """Note the running turn this request arrived in (the dispatcher does, on the reader)."""
+        self._turn = weakref.ref(turn)  # a request kept for approval_requests() must not keep its turn
+        self._turn_mark = len(turn.events)
+
+    def mark_resolved(self) -> None:
+        """The server said ``serverRequest/resolved`` for this request: it awaits no answer."""
+        self._resolved = True
+
+    @property
+    def pending(self) -> bool:
+        """``True`` while the server still waits for an answer to this request.
+
+        ``False`` once it was answered, once the server said it was resolved
+        (another client answered, or it was withdrawn), or once the turn it
+        arrived in ended. Any thread; does not block.
+        """
+        if self.answered or self._resolved:
+            return False
+        if self._turn is None:
+            return True
+        turn = self._turn()
+        if turn is None or turn.finished:
+            return False
+        for event in turn.events[self._turn_mark:]:
+            if event.method == protocol.SERVER_REQUEST_RESOLVED and event.params.get("requestId") == self.id:
+                self._resolved = True
+                return False
+        return True
+
+    def _send(self, send: Callable[[], None], *, strict: bool = False) -> None:
         """Send one answer, once: the request counts as answered only once it went out.
 
         If sending raises (an answer JSON cannot encode, a dead connection),
-        the request is still unanswered and a later answer is sent.
+        the request is still unanswered and a later answer is sent. With
+        ``strict``, a request that is no longer :attr:`pending` raises
+        :class:`CodexProtocolError` instead of being ignored.
         """
         with self._lock:
-            if self.answered:
+            if self.answered or (strict and not self.pending):
+                if strict:
+                    raise CodexProtocolError(
+                        f"{self.method} request {self.id!r} is no longer pending (it was answered, the "
+                        "server resolved it, or its turn ended)"
+                    )
                 return
             self.answered = True
         try:
@@ -114,6 +179,24 @@ class ServerRequestView:
         """
         self._send(lambda: self._responder.respond(self.id, result))
 
+    def respond_pending(self, result: Any) -> None:
+        """Send ``result`` as the answer, or raise :class:`CodexProtocolError` if it is not :attr:`pending`.
+
+        What the client's ``respond_approval`` and ``respond_user_input`` use
+        (the async SDK's rule: an answer to a request that no longer waits is
+        an error). Any thread; blocks only to send.
+        """
+        self._send(lambda: self._responder.respond(self.id, result), strict=True)
+
+    def result_for(self, answer: Any) -> Any:
+        """The result that answers this request with ``answer`` (what a handler returned).
+
+        Raises :class:`TypeError`/:class:`ValueError` for an answer of the wrong shape.
+        """
+        if answer is None:
+            raise ValueError(f"no answer for {self.method}")
+        return answer
+
     def answer_error(self, code: int, message: str) -> None:
         """Answer with a JSON-RPC error (once). Any thread."""
         self._send(lambda: self._responder.respond_error(self.id, code, message))
@@ -126,23 +209,24 @@ class ApprovalRequest(ServerRequestView):
     """An approval request: :meth:`approve`, :meth:`approve_for_session`, :meth:`decline`, :meth:`cancel`."""
 
     handler_kind = "approval"
-    _decisions = {"accept": "accept", "acceptForSession": "acceptForSession", "decline": "decline", "cancel": "cancel"}
 
     @property
     def reason(self) -> Optional[str]:
         """Why the agent asks (its justification), if given."""
         return self.params.get("reason")
 
-    def decide(self, decision: Union[str, Mapping[str, Any]]) -> None:
-        """Answer with a decision string or dict (see the module docstring)."""
-        if isinstance(decision, str):
-            if decision not in self._decisions:
-                raise ValueError(f"unknown decision {decision!r}; expected one of {sorted(self._decisions)}")
-            self.respond({"decision": self._decisions[decision]})
-        elif isinstance(decision, Mapping):
-            self.respond({"decision": dict(decision)})
-        else:
-            raise TypeError(f"decision must be a string or a dict, not {type(decision).__name__}")
+    def result_for(self, answer: Any) -> Any:
+        """``{"decision": ...}`` for ``True``/``False``/``None``, a decision string (either spelling),
+        an amendment or a decision dict. Raises :class:`ValueError`/:class:`TypeError` otherwise."""
+        if answer is True:
+            answer = "accept"
+        elif answer is False or answer is None:
+            answer = "decline"
+        return {"decision": wire_decision(answer)}
+
+    def decide(self, decision: Any) -> None:
+        """Answer with a decision (see :meth:`result_for`); once, any thread."""
+        self.respond(self.result_for(decision))
 
     def approve(self) -> None:
         """Let the action run once."""
@@ -184,12 +268,23 @@ class CommandApprovalRequest(ApprovalRequest):
         """The command prefix the server proposes to allow from now on."""
         return self.params.get("proposedExecpolicyAmendment")
 
+    @property
+    def approval_id(self) -> Optional[str]:
+        """The server's approval id, when it gives one."""
+        return self.params.get("approvalId")
+
+    @property
+    def command_actions(self) -> Optional[List[Dict[str, Any]]]:
+        """What the server parsed the command into (reads, searches, ...), when it says."""
+        actions = self.params.get("commandActions")
+        return [dict(a) for a in actions if isinstance(a, Mapping)] if isinstance(actions, list) else None
+
     def approve_with_execpolicy_amendment(self, amendment: Optional[List[str]] = None) -> None:
         """Run it and allow commands starting with ``amendment`` (default: the proposed one) from now on."""
         prefix = amendment if amendment is not None else self.proposed_execpolicy_amendment
         if not prefix:
             raise ValueError("no execpolicy amendment was proposed; pass one")
-        self.decide({"acceptWithExecpolicyAmendment": {"execpolicy_amendment": list(prefix)}})
+        self.decide(CommandApprovalWithExecpolicyAmendment(list(prefix)))
 
     def apply_network_policy_amendment(self, host: str, action: str = "allow") -> None:
         """Answer with a network policy amendment for ``host`` (``allow`` or ``deny``)."""
@@ -212,6 +307,12 @@ class FileChangeApprovalRequest(ApprovalRequest):
         """A folder the agent asks write access to, if any."""
         return self.params.get("grantRoot")
 
+    def result_for(self, answer: Any) -> Any:
+        """As :meth:`ApprovalRequest.result_for`; an execpolicy amendment raises :class:`ValueError`."""
+        if isinstance(answer, CommandApprovalWithExecpolicyAmendment):
+            raise ValueError("an execpolicy amendment is a decision for command approvals, not file changes")
+        return super().result_for(answer)
+
     def describe(self) -> str:
         return "change files" + (f" — {self.reason}" if self.reason else "")
 
@@ -224,16 +325,16 @@ class PermissionsRequest(ApprovalRequest):
         """What is asked for."""
         return dict(self.params.get("permissions") or {})
 
-    def decide(self, decision: Union[str, Mapping[str, Any]]) -> None:
+    def result_for(self, answer: Any) -> Any:
+        """All asked for the turn (accept) or the session (accept for session); nothing on decline/cancel."""
+        if isinstance(answer, Mapping):
+            return dict(answer)
+        decision = ApprovalRequest.result_for(self, answer)["decision"]
         if decision in ("accept", "acceptForSession"):
-            scope = "session" if decision == "acceptForSession" else "turn"
-            self.respond({"permissions": self.permissions, "scope": scope})
-        elif decision in ("decline", "cancel"):
-            self.respond({"permissions": {}, "scope": "turn"})
-        elif isinstance(decision, Mapping):
-            self.respond(dict(decision))
-        else:
-            raise ValueError(f"unknown decision {decision!r}")
+            return {"permissions": self.permissions, "scope": "session" if decision == "acceptForSession" else "turn"}
+        if decision in ("decline", "cancel"):
+            return {"permissions": {}, "scope": "turn"}
+        raise ValueError(f"unknown decision {answer!r}")
 
     def grant(self, permissions: Mapping[str, Any], scope: str = "turn") -> None:
         """Grant a subset of what was asked, for the ``turn`` or the ``session``."""
@@ -246,29 +347,33 @@ class PermissionsRequest(ApprovalRequest):
 class LegacyApprovalRequest(ApprovalRequest):
     """``execCommandApproval`` / ``applyPatchApproval`` of the older protocol."""
 
-    _decisions = {"accept": "approved", "acceptForSession": "approved_for_session", "decline": "denied", "cancel": "abort"}
+    _LEGACY = {"accept": "approved", "acceptForSession": "approved_for_session", "decline": "denied", "cancel": "abort"}
+
+    def result_for(self, answer: Any) -> Any:
+        """The older protocol's decision words."""
+        decision = super().result_for(answer)["decision"]
+        return {"decision": self._LEGACY.get(decision, decision) if isinstance(decision, str) else decision}
 
 
 class UserInputRequest(ServerRequestView):
-    """The agent asks the user ``questions`` (each with ``id``, ``question``, ``options``)."""
+    """The agent asks the user ``questions`` (:class:`UserInputQuestion`: ``id``, ``question``, ``options``...)."""
 
     handler_kind = "user_input"
 
     @property
-    def questions(self) -> List[Dict[str, Any]]:
-        """The questions, as the server sent them."""
-        return list(self.params.get("questions") or [])
+    def questions(self) -> List[UserInputQuestion]:
+        """The questions: the server's dicts, with attributes (``q.id`` or ``q["id"]``)."""
+        return [UserInputQuestion(q) for q in self.params.get("questions") or [] if isinstance(q, Mapping)]
 
-    def answer(self, answers: Mapping[str, Union[str, List[str]]]) -> None:
-        """Answer with ``{question_id: answer or [answers]}``."""
-        if not isinstance(answers, Mapping):
-            raise TypeError("answers must be a dict of question id -> answer")
-        self.respond({
-            "answers": {
-                qid: {"answers": [value] if isinstance(value, str) else list(value)}
-                for qid, value in answers.items()
-            }
-        })
+    def result_for(self, answer: Any) -> Any:
+        """The result for a :class:`UserInputResponse` or ``{question_id: answer or [answers]}``."""
+        if answer is None:
+            raise ValueError("no answer")
+        return user_input_result(answer)
+
+    def answer(self, answers: Any) -> None:
+        """Answer with a :class:`UserInputResponse` or ``{question_id: answer or [answers]}``; once, any thread."""
+        self.respond(self.result_for(answers))
 
     def describe(self) -> str:
         return "; ".join(str(q.get("question", "")) for q in self.questions) or "user input"
@@ -290,6 +395,10 @@ class ElicitationRequest(ServerRequestView):
     def cancel(self) -> None:
         """Cancel."""
         self.respond({"action": "cancel", "content": None, "_meta": None})
+
+    def result_for(self, answer: Any) -> Any:
+        """Accept, with ``answer`` as the content."""
+        return {"action": "accept", "content": answer, "_meta": None}
 
     def answer(self, answers: Any) -> None:
         """Handler convenience: accept with ``answers`` as the content."""
@@ -355,23 +464,14 @@ def run_handler(view: ServerRequestView, handler: Callable[[Any], Any]) -> None:
         return
     if view.answered:
         return
-    try:
-        if isinstance(view, ApprovalRequest):
-            if outcome is True:
-                view.approve()
-            elif outcome is False or outcome is None:
-                view.decline()
-            else:
-                view.decide(outcome)
-        elif isinstance(view, (UserInputRequest, ElicitationRequest)):
-            if outcome is None:
-                view.answer_error(protocol.INTERNAL_ERROR, "handler gave no answer")
-            else:
-                view.answer(outcome)
-        elif outcome is not None:
-            view.respond(outcome)
+    if outcome is None and not isinstance(view, ApprovalRequest):
+        if view.handler_kind == "user_input":
+            view.answer_error(protocol.INTERNAL_ERROR, "handler gave no answer")
         else:
             default_answer(view)
+        return
+    try:
+        view.respond(view.result_for(outcome))
     except (TypeError, ValueError) as exc:
         log.error("%s handler returned an unusable answer %r: %s", view.method, outcome, exc)
         _refuse(view, f"handler returned an unusable answer: {exc}")
@@ -383,43 +483,3 @@ def _refuse(view: ServerRequestView, reason: str) -> None:
         view.decline()
     else:
         view.answer_error(protocol.INTERNAL_ERROR, reason)
-
-
-# -- ready handlers -------------------------------------------------------------
-def approve_all(request: ServerRequestView) -> bool:
-    """Approve every approval request (only where you trust the agent fully)."""
-    return True
-
-
-def decline_all(request: ServerRequestView) -> bool:
-    """Decline every approval request, without the default's warning."""
-    return False
-
-
-def ask_in_terminal(request: ServerRequestView) -> Any:
-    """Ask on the terminal (stdin/stderr). Blocks this handler's thread only.
-
-    Approvals: ``y`` approve, ``s`` for the session, ``n`` decline, ``c``
-    cancel the turn. Questions: type the answer, or the number of an option.
-    """
-    out = sys.stderr
-    if isinstance(request, ApprovalRequest):
-        out.write(f"\n[codex] approve {request.describe()}? [y]es/[s]ession/[n]o/[c]ancel: ")
-        out.flush()
-        reply = sys.stdin.readline().strip().lower()[:1]
-        return {"y": "accept", "s": "acceptForSession", "c": "cancel"}.get(reply, "decline")
-    if isinstance(request, UserInputRequest):
-        answers: Dict[str, List[str]] = {}
-        for q in request.questions:
-            options = q.get("options") or []
-            out.write(f"\n[codex] {q.get('question', '')}\n")
-            for n, option in enumerate(options, 1):
-                out.write(f"  {n}. {option.get('label', '')}\n")
-            out.write("> ")
-            out.flush()
-            reply = sys.stdin.readline().strip()
-            if reply.isdigit() and 1 <= int(reply) <= len(options):
-                reply = str(options[int(reply) - 1].get("label", reply))
-            answers[str(q.get("id"))] = [reply]
-        return answers
-    raise CodexError(f"ask_in_terminal cannot answer {request.method}")

@@ -12,21 +12,61 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from typing_extensions import Protocol
 
 from .approvals import default_answer
-from .config import check_timeout
-from .errors import CodexEmptyAnswerError, CodexForkError, CodexTurnInactiveError
-from .transcript import DeltaCallback, Transcript, ending_error
+from .config import resolve_timeout
+from .errors import (
+    CodexEmptyAnswerError,
+    CodexForkError,
+    CodexTimeoutError,
+    CodexTurnInactiveError,
+    CodexUnknownContinuationError,
+)
+from .transcript import DeltaCallback, Transcript, ending_error, terminal_turn
 from .turn_registry import TurnRegistry
 from .turns import TurnState
 from .values import CancelResult, ChatContinuation, ChatResult, ConversationStep, TokenUsage
 
 log = logging.getLogger("codex_sync.chat")
 
-__all__ = ["ChatStream", "DeltaCallback", "run_to_end"]
+__all__ = ["ChatStream", "DeltaCallback", "run_to_end", "find_turn", "cancel_turn"]
+
+STREAM, ONCE = "stream", "once"  # ChatContinuation.mode: the API that stopped reading
+
+
+def find_turn(turns: TurnRegistry, continuation: ChatContinuation) -> TurnState:
+    """The turn a continuation names; :class:`CodexUnknownContinuationError` if this client has none."""
+    try:
+        return turns.find(continuation)
+    except TypeError:
+        raise
+    except ValueError as exc:
+        raise CodexUnknownContinuationError(str(exc)) from exc
+
+
+def cancel_turn(
+    turns: TurnRegistry, state: TurnState, cursor: int, timeout: Optional[float], continuation: ChatContinuation
+) -> CancelResult:
+    """Interrupt and drain a turn (:meth:`TurnRegistry.cancel`).
+
+    When it does not end within ``timeout`` this raises
+    :class:`CodexTurnInactiveError` with ``continuation``, which stays usable
+    (resume or cancel again).
+    """
+    try:
+        return turns.cancel(state, cursor, timeout)
+    except CodexTurnInactiveError:
+        raise
+    except CodexTimeoutError as exc:
+        raise CodexTurnInactiveError(
+            f"turn {continuation.turn_id} did not end within {timeout:g}s of turn/interrupt; it may still "
+            "be running: cancel it again, or resume it with chat(continuation=exc.continuation)",
+            continuation=continuation,
+            idle_seconds=timeout,
+        ) from exc
 
 
 class TurnControls(Protocol):
@@ -95,8 +135,12 @@ class ChatStream(Iterator[ConversationStep]):
 
     @property
     def continuation(self) -> ChatContinuation:
-        """Where this stream stands: pass it to ``chat``/``chat_once``/``cancel`` later."""
-        cursor = self._cursor if self._mode == "chat" else self._start_cursor
+        """Where this stream stands: pass it to ``chat``/``chat_once``/``cancel`` later.
+
+        ``mode`` is ``"stream"`` for ``chat()``, ``"once"`` for ``chat_once()``
+        (whose continuation resumes the whole turn, from where it started).
+        """
+        cursor = self._cursor if self._mode == STREAM else self._start_cursor
         return ChatContinuation(self.thread_id, self.turn_id, cursor, self._mode)
 
     @property
@@ -190,7 +234,7 @@ class ChatStream(Iterator[ConversationStep]):
                 deadline = self._idle_deadline()  # activity may have moved it
                 if deadline is not None and time.monotonic() >= deadline:
                     idle = time.monotonic() - max(state.last_activity, self._opened_at)
-                    raise CodexTurnInactiveError(self.continuation, idle)
+                    raise CodexTurnInactiveError("", idle, continuation=self.continuation)
 
     def _idle_deadline(self) -> Optional[float]:
         if self._inactivity_timeout is None:
@@ -201,14 +245,20 @@ class ChatStream(Iterator[ConversationStep]):
     def cancel(self, timeout: Optional[float] = None) -> CancelResult:
         """Interrupt the turn and return what this stream has not yielded yet.
 
-        Blocks until ``turn/completed`` or ``timeout`` (default: the client's
-        request timeout). Works also after the turn ended (then nothing is
-        interrupted and ``was_completed`` tells how it ended). See
-        :meth:`CodexClient.cancel`.
+        Blocks until ``turn/completed`` or ``timeout`` (``None``: the
+        client's request timeout; ``codex_sync.NO_TIMEOUT``: no limit); then
+        raises :class:`CodexTurnInactiveError` with a continuation. Works also
+        after the turn ended (then nothing is interrupted and
+        ``was_completed`` tells how it ended). See :meth:`CodexClient.cancel`.
+        Any thread.
         """
+        wait = resolve_timeout(timeout, self._controls.request_timeout)
         self._done = True
-        wait = self._controls.request_timeout if timeout is None else check_timeout(timeout, "timeout")
-        return self._turns.cancel(self._state, self._cursor, wait)
+        try:
+            return cancel_turn(self._turns, self._state, self._cursor, wait, self.continuation)
+        except CodexTurnInactiveError:
+            self._detached = True  # the continuation owns the turn now
+            raise
 
     def steer(self, text: Any) -> str:
         """Add ``text`` (or input items) to the running turn; returns the turn id.
@@ -242,38 +292,47 @@ class ChatStream(Iterator[ConversationStep]):
             self._turns.stop_later(self._state)
 
 
-def run_to_end(stream: ChatStream, read_back: Callable[[str, str], Optional[str]]) -> ChatResult:
+ReadBack = Callable[[str, str], Optional[Tuple[Optional[str], str]]]
+
+
+def run_to_end(stream: ChatStream, read_back: ReadBack) -> ChatResult:
     """Read ``stream`` to its end and return the turn's :class:`ChatResult` (``chat_once``).
 
     A server request left for a manual answer gets the default answer (with
-    a warning): there is no loop to answer it in. Without an agent message,
-    ``read_back(thread_id, turn_id)`` reads the final text back from the
-    thread. Raises what the stream raises, and :class:`CodexEmptyAnswerError`
-    when there is no answer text at all.
+    a warning): there is no loop to answer it in. The final text is the last
+    agent message, stripped (``completion_source="item_completed"``);
+    without one, ``read_back(thread_id, turn_id)`` reads the turn's last
+    agent message back from the thread (``"thread_read_fallback"``). Raises
+    what the stream raises, and :class:`CodexEmptyAnswerError` when there is
+    no answer text at all.
     """
     for step in stream:
         if step.request is not None and not step.request.answered:
             log.warning("chat_once cannot show %s for a manual answer; answering with the "
                         "default (use chat() for codex_sync.MANUAL)", step.request.method)
             default_answer(step.request)
-    final = stream.final_text
-    source = "item/completed"
+    final = (stream.final_text or "").strip()
+    item_id, source = stream.assistant_item_id, "item_completed"
     if not final:
-        final = read_back(stream.thread_id, stream.turn_id)
-        source = "thread/read"
+        found = read_back(stream.thread_id, stream.turn_id)
+        item_id, final = (found[0], found[1].strip()) if found is not None else (None, "")
+        source = "thread_read_fallback"
     if not final:
+        transcript = stream._transcript
         raise CodexEmptyAnswerError(
-            f"turn {stream.turn_id} completed without an answer",
+            f"turn {stream.turn_id} completed with no final assistant message (none completed, "
+            "none in thread/read)",
             thread_id=stream.thread_id,
             turn_id=stream.turn_id,
+            data=terminal_turn(transcript, "completed", None),
         )
     return ChatResult(
         thread_id=stream.thread_id,
         turn_id=stream.turn_id,
         final_text=final,
-        raw_events=tuple(stream.raw_events),
-        assistant_item_id=stream.assistant_item_id,
+        raw_events=list(stream.raw_events),
+        assistant_item_id=item_id,
         completion_source=source,
-        steps=tuple(stream.steps),
+        steps=list(stream.steps),
         usage=stream.usage,
     )

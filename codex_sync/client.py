@@ -18,30 +18,28 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from . import protocol
 from .account_ops import AccountOpsMixin
-from .chat import ChatStream, run_to_end
+from .approval_ops import ApprovalOpsMixin
 from .config import (
-    UNSET,
     ThreadConfig,
-    TurnOverrides,
     check_count,
     check_id,
     check_timeout,
+    check_wait,
+    resolve_timeout,
 )
-from .conversation import Conversation
-from .inputs import InputArg, to_input_items
+from .conversation import Conversation, RecordingSession
 from .listeners import Listeners
 from .protocol import Notification
 from .server_ops import ServerOpsMixin
 from .server_requests import ServerRequestDispatcher
-from .session import DEFAULT_INITIALIZE_PARAMS, Session, merge_initialize_params
+from .session import DEFAULT_INITIALIZE_PARAMS, merge_initialize_params
 from .thread_ops import ThreadOpsMixin
-from .transcript import DeltaCallback
-from .transports.base import Transport
+from .transport import as_line_transport
 from .transports.stdio import StdioTransport
 from .transports.websocket import WebSocketTransport
-from .turn_args import check_turn_args
+from .turn_ops import TurnOpsMixin
 from .turn_registry import MAX_LOADED_THREADS, THREAD_IDLE_SECONDS, TurnRegistry
-from .values import CancelResult, ChatContinuation, ChatResult, InitializeResult
+from .values import InitializeResult
 
 log = logging.getLogger("codex_sync")
 
@@ -59,37 +57,51 @@ def _close_clients_at_exit() -> None:  # pragma: no cover - runs at interpreter 
             pass
 
 
-class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
+class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin, AccountOpsMixin):
     """A blocking client for one ``codex app-server`` (over stdio or a websocket).
 
-    Create it with :meth:`connect_stdio` or :meth:`connect_websocket`, then use
-    it in a ``with`` block (or call :meth:`start`/:meth:`close`; the first call
-    that needs the server starts it). Every method may be called from any
-    thread, concurrently: requests and turns share one connection and each
-    reply reaches exactly its caller. Every blocking call has a deadline
-    (``request_timeout``, default 60 s) or waits on a turn's inactivity
-    timeout, and fails at once with :class:`CodexTransportError` if the server
-    dies. Ctrl-C works while blocked. A client must not be used in a process
-    forked after it started (:class:`CodexForkError`): create one per process.
+    Create it with :meth:`connect_stdio` or :meth:`connect_websocket` (or pass
+    a transport: codex_sync's own, or an object of the async SDK's shape, see
+    ``codex_sync.transport``), then use it in a ``with`` block (or call
+    :meth:`start`/:meth:`close`; the first call that needs the server starts
+    it). Every method may be called from any thread, concurrently: requests
+    and turns share one connection and each reply reaches exactly its
+    caller. Every blocking call has a deadline (``request_timeout``, default
+    30 s) or waits on a turn's inactivity timeout (default 180 s), and fails
+    at once with :class:`CodexTransportError` if the server dies. Ctrl-C
+    works while blocked. A client must not be used in a process forked after
+    it started (:class:`CodexForkError`): create one per process.
 
-    Options shared by both constructors: ``request_timeout`` (seconds or
-    ``None``), ``inactivity_timeout`` (default for turns; ``None`` = no limit),
-    ``approval_handler`` and ``user_input_handler`` (see ``codex_sync.approvals``),
-    ``experimental_api`` (ask for experimental methods), ``client_info``
-    (``{"name": ..., "version": ...}`` sent in ``initialize``),
-    ``overload_retries`` (how often a -32001 reply is retried),
-    ``max_loaded_threads`` and ``thread_idle_seconds`` (a long-lived client
-    unsubscribes the threads it used least recently beyond this many, and
-    those idle this long, so the server can unload them; the next turn on
-    one resumes it; ``None`` for no idle limit).
+    Options shared by both constructors, as in the async SDK:
+    ``request_timeout`` (seconds; ``None`` or ``codex_sync.NO_TIMEOUT`` = no
+    limit), ``inactivity_timeout`` (default for turns; ``None`` or
+    ``NO_TIMEOUT`` = no limit), ``approval_mode`` (``"auto"``: approvals no
+    handler takes are declined; ``"manual"``: they wait for
+    :meth:`respond_approval`), ``user_input_response_timeout`` (how long a
+    question no handler takes waits for :meth:`respond_user_input` before an
+    error reply; ``None`` = for ever, ``0`` = not at all), ``strict``
+    (a ``thread/resume`` the server refuses before a turn raises, instead of
+    the turn going ahead). And: ``approval_handler`` and
+    ``user_input_handler`` (see ``codex_sync.approvals``), ``experimental_api``
+    (ask for experimental methods), ``client_info`` (``{"name": ...,
+    "version": ...}`` sent in ``initialize``), ``overload_retries`` (how often
+    a -32001 reply is retried), ``max_loaded_threads`` and
+    ``thread_idle_seconds`` (a long-lived client unsubscribes the threads it
+    used least recently beyond this many, and those idle this long, so the
+    server can unload them; the next turn on one resumes it; ``None`` for no
+    idle limit). Raises :class:`TypeError`/:class:`ValueError` for a bad
+    option; does not block.
     """
 
     def __init__(
         self,
-        transport: Transport,
+        transport: Any,
         *,
-        request_timeout: Optional[float] = 60.0,
-        inactivity_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = 30.0,
+        inactivity_timeout: Optional[float] = 180.0,
+        user_input_response_timeout: Optional[float] = 300.0,
+        approval_mode: str = "auto",
+        strict: bool = False,
         approval_handler: Optional[Callable[..., Any]] = None,
         user_input_handler: Optional[Callable[..., Any]] = None,
         experimental_api: bool = False,
@@ -98,12 +110,14 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         max_loaded_threads: int = MAX_LOADED_THREADS,
         thread_idle_seconds: Optional[float] = THREAD_IDLE_SECONDS,
     ) -> None:
-        if not isinstance(transport, Transport):
-            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+        transport = as_line_transport(transport)
         self.request_timeout = check_timeout(request_timeout, "request_timeout")
         self.inactivity_timeout = check_timeout(inactivity_timeout, "inactivity_timeout")
+        self.user_input_response_timeout = check_wait(user_input_response_timeout, "user_input_response_timeout")
         if not isinstance(experimental_api, bool):
             raise TypeError("experimental_api must be True or False")
+        if not isinstance(strict, bool):
+            raise TypeError("strict must be True or False")
         if client_info is not None and not isinstance(client_info, Mapping):
             raise TypeError(f"client_info must be a dict or None, not {type(client_info).__name__}")
         check_count(overload_retries, "overload_retries")
@@ -111,21 +125,39 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         idle_threads = check_timeout(thread_idle_seconds, "thread_idle_seconds")
         self.experimental_api = experimental_api
         self.client_info = dict(client_info) if client_info else None
+        self.connect_timeout: Optional[float] = None  # set by connect_stdio/connect_websocket
         self._listeners = Listeners()
-        self._session = Session(
+        self._session = RecordingSession(
             transport,
             overload_retries=overload_retries,
-            on_unrouted=self._listeners.offer,
+            on_unrouted=self._unrouted,
             wants_unrouted_deltas=self._listeners.wanted,
         )
         self._turns = TurnRegistry(
             self._session, max_loaded_threads=max_loaded_threads, thread_idle_seconds=idle_threads
         )
         self._requests = ServerRequestDispatcher(
-            self._session, self._turns, approval_handler=approval_handler, user_input_handler=user_input_handler
+            self._session, self._turns, approval_handler=approval_handler, user_input_handler=user_input_handler,
+            approval_mode=approval_mode, user_input_response_timeout=self.user_input_response_timeout,
         )
         self._session.on_server_request = self._requests.dispatch
-        self._conversation = Conversation(self._session, self._turns, self)
+        self._conversation = Conversation(self._session, self._turns, self, strict=strict)
+
+    def _unrouted(self, message: Notification) -> None:
+        """On the reader: a notification no turn took (``serverRequest/resolved`` is noted first)."""
+        if message.method == protocol.SERVER_REQUEST_RESOLVED:
+            self._requests.resolved(message.params.get("requestId"))
+        self._listeners.offer(message)
+
+    @property
+    def strict(self) -> bool:
+        """Whether a ``thread/resume`` the server refuses before a turn raises (see the class)."""
+        return self._conversation.strict
+
+    @property
+    def approval_mode(self) -> str:
+        """``"auto"`` or ``"manual"``: what happens to an approval no handler takes."""
+        return self._requests.approval_mode
 
     # -- construction ------------------------------------------------------
     @classmethod
@@ -135,6 +167,9 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         *,
         cwd: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
+        connect_timeout: float = 30.0,
+        request_timeout: Optional[float] = 30.0,
+        inactivity_timeout: Optional[float] = 180.0,
         **options: Any,
     ) -> CodexClient:
         """A client that runs the app-server as a child process (not started yet).
@@ -142,9 +177,15 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         ``command`` (a list, or a string split like a shell would) wins over
         ``$CODEX_APP_SERVER_CMD``, then ``codex app-server`` on ``PATH``, then
         the binary of the ``openai-codex-cli-bin`` package. ``env`` is added to
-        ``os.environ`` for the child. Does not block.
+        ``os.environ`` for the child. ``connect_timeout`` is taken (and
+        checked) for the async SDK's signature: starting a process does not
+        wait for the server, so it bounds nothing here. The other options are
+        the constructor's. Does not block.
         """
-        return cls(StdioTransport(command, cwd=cwd, env=env), **options)
+        client = cls(StdioTransport(command, cwd=cwd, env=env), request_timeout=request_timeout,
+                     inactivity_timeout=inactivity_timeout, **options)
+        client.connect_timeout = check_wait(connect_timeout, "connect_timeout")
+        return client
 
     @classmethod
     def connect_websocket(
@@ -153,20 +194,25 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         *,
         token: Optional[str] = None,
         headers: Optional[Mapping[str, str]] = None,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 30.0,
         sslopt: Optional[Dict[str, Any]] = None,
+        request_timeout: Optional[float] = 30.0,
+        inactivity_timeout: Optional[float] = 180.0,
         **options: Any,
     ) -> CodexClient:
         """A client for ``codex app-server --listen ws://…`` (not connected yet).
 
         ``url`` defaults to ``$CODEX_APP_SERVER_WS_URL`` or
         ``ws://127.0.0.1:8765``; ``token`` to ``$CODEX_APP_SERVER_TOKEN``.
-        ``sslopt`` configures TLS for ``wss://``. Does not block.
+        ``connect_timeout`` bounds the handshake; ``sslopt`` configures TLS
+        for ``wss://``. The other options are the constructor's. Does not block.
         """
         transport = WebSocketTransport(
             url, token=token, headers=headers, connect_timeout=connect_timeout, sslopt=sslopt
         )
-        return cls(transport, **options)
+        client = cls(transport, request_timeout=request_timeout, inactivity_timeout=inactivity_timeout, **options)
+        client.connect_timeout = float(connect_timeout)
+        return client
 
     @classmethod
     def connect_unix(cls, path: str, *, connect_timeout: float = 10.0, **options: Any) -> CodexClient:
@@ -226,31 +272,34 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         Runs by itself before the first request of any kind; call it yourself
         to fail fast or to send custom params (merged with the defaults as
         :func:`merge_initialize_params` says). Later calls return the first
-        result. Blocks up to ``timeout`` (default: ``request_timeout``).
+        result. Blocks up to ``timeout`` (``None``: ``request_timeout``;
+        ``codex_sync.NO_TIMEOUT``: no limit). Raises :class:`CodexTimeoutError`,
+        :class:`CodexProtocolError`, :class:`CodexTransportError`. Any thread.
         """
         merged = merge_initialize_params(params)
         if self.experimental_api and isinstance(merged.get("capabilities"), dict):
             merged["capabilities"].setdefault("experimentalApi", True)
         if self.client_info and params is None:
             merged["clientInfo"] = dict(self.client_info)
-        result = self._session.initialize(merged, self._timeout_or_default(timeout))
+        result = self._session.initialize(merged, resolve_timeout(timeout, self.request_timeout))
         _live_clients.add(self)
         return result
 
-    def request(self, method: str, params: Optional[Mapping[str, Any]] = None, timeout: Any = UNSET) -> Any:
+    def request(self, method: str, params: Optional[Mapping[str, Any]] = None, timeout: Optional[float] = None) -> Any:
         """Send any JSON-RPC request and block for its result (a dict, usually).
 
-        ``params=None`` sends ``{}``. ``timeout``: seconds, ``None`` for no
-        limit, default the client's ``request_timeout``. A -32001 (overloaded)
-        reply is retried with jittered backoff, then raises
-        :class:`CodexOverloadedError`. Raises :class:`CodexProtocolError` for
-        other error replies, :class:`CodexTimeoutError`, :class:`CodexTransportError`.
+        ``params=None`` sends ``{}``. ``timeout``: seconds; ``None`` (the
+        default) means the client's ``request_timeout``; ``codex_sync.NO_TIMEOUT``
+        means no limit. A -32001 (overloaded) reply is retried with jittered
+        backoff, then raises :class:`CodexOverloadedError`. Raises
+        :class:`CodexProtocolError` for other error replies,
+        :class:`CodexTimeoutError`, :class:`CodexTransportError`. Any thread.
         """
         if not isinstance(method, str) or not method:
             raise TypeError(f"method must be a non-empty string, not {method!r}")
         if params is not None and type(params) is not dict and not isinstance(params, Mapping):
             raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
-        wait = self.request_timeout if timeout is UNSET else check_timeout(timeout, "timeout")
+        wait = resolve_timeout(timeout, self.request_timeout)
         self._ensure_initialized()
         return self._session.request(method, dict(params) if params is not None else None, wait)
 
@@ -258,23 +307,19 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
         if self._session.initialize_result is None:
             self.initialize()
 
-    def _timeout_or_default(self, timeout: Optional[float]) -> Optional[float]:
-        """A call's ``timeout`` argument: ``None`` means the client's ``request_timeout``."""
-        return self.request_timeout if timeout is None else check_timeout(timeout, "timeout")
-
     def _call(
         self, method: str, params: Dict[str, Any], timeout: Optional[float] = None, *, extra_seconds: float = 0.0
     ) -> Any:
         """``initialize`` if needed, then one request (the mixins' one declared call)."""
-        wait = self._timeout_or_default(timeout)
+        wait = resolve_timeout(timeout, self.request_timeout)
         if wait is not None:
             wait += extra_seconds
         self._ensure_initialized()
         return self._session.request(method, params, wait)
 
-    def _idle_timeout(self, value: Any) -> Optional[float]:
-        """A call's ``inactivity_timeout``: ``UNSET`` means the client's."""
-        return self.inactivity_timeout if value is UNSET else check_timeout(value, "inactivity_timeout")
+    def _idle_timeout(self, value: Optional[float]) -> Optional[float]:
+        """A call's ``inactivity_timeout``: ``None`` means the client's, ``NO_TIMEOUT`` no limit."""
+        return resolve_timeout(value, self.inactivity_timeout, "inactivity_timeout")
 
     # -- threads ------------------------------------------------------------------
     def set_thread_defaults(self, thread_id: str, overrides: ThreadConfig) -> Dict[str, Any]:
@@ -306,170 +351,6 @@ class CodexClient(ThreadOpsMixin, ServerOpsMixin, AccountOpsMixin):
 
     def _set_thread_handlers(self, thread_id: str, approval: Any, user_input: Any) -> None:
         self._turns.set_thread_handlers(thread_id, approval, user_input)
-
-    def compact_thread(self, thread_id: str, timeout: Optional[float] = None) -> None:
-        """Compact the thread's context (``thread/compact/start``) and wait for that turn to end.
-
-        The compaction is a turn of its own: it waits for a running turn of
-        this client on the thread first, and others wait for it. Blocks up to
-        ``timeout`` (default: ``request_timeout``) for it to finish; raises
-        :class:`CodexTimeoutError` then. Ctrl-C stops the compaction.
-        """
-        check_id(thread_id, "thread_id")
-        wait = self._timeout_or_default(timeout)
-        self._ensure_initialized()
-        self._conversation.compact(thread_id, wait)
-
-    # -- turns ----------------------------------------------------------------------
-    def chat(
-        self,
-        text: Optional[InputArg] = None,
-        thread_id: Optional[str] = None,
-        *,
-        user: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        thread_config: Optional[ThreadConfig] = None,
-        turn_overrides: Optional[TurnOverrides] = None,
-        inactivity_timeout: Any = UNSET,
-        continuation: Optional[ChatContinuation] = None,
-        on_delta: Optional[DeltaCallback] = None,
-        approval_handler: Any = None,
-        user_input_handler: Any = None,
-    ) -> ChatStream:
-        """Start a turn (or resume one) and return an iterator of its completed steps.
-
-        Blocks until the turn has started (a ``thread/start`` first when
-        ``thread_id`` is ``None``); iteration then blocks per step. ``text`` is
-        a string or a list of input items (see ``codex_sync.inputs``).
-        ``inactivity_timeout``: seconds of silence before
-        :class:`CodexTurnInactiveError`; ``None`` no limit; default the
-        client's. ``continuation`` resumes a turn exactly where a previous call
-        stopped and excludes every other turn argument (:class:`ValueError`).
-        If another call of this client runs a turn on the same thread, this
-        one waits for it to end first. ``on_delta`` receives live text
-        (:class:`TextDelta`) in the iterating thread. ``approval_handler`` and
-        ``user_input_handler`` answer this turn's server requests (over the
-        thread's and the client's; ``codex_sync.MANUAL`` yields them as steps).
-        """
-        args = check_turn_args(
-            text, thread_id, user=user, metadata=metadata, thread_config=thread_config,
-            turn_overrides=turn_overrides, continuation=continuation, approval_handler=approval_handler,
-            user_input_handler=user_input_handler, on_delta=on_delta,
-        )
-        idle = self._idle_timeout(inactivity_timeout)
-        if args.continuation is None:
-            self._ensure_initialized()
-        return self._conversation.open_stream("chat", args, idle, on_delta)
-
-    def chat_once(
-        self,
-        text: Optional[InputArg] = None,
-        thread_id: Optional[str] = None,
-        *,
-        user: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        thread_config: Optional[ThreadConfig] = None,
-        turn_overrides: Optional[TurnOverrides] = None,
-        inactivity_timeout: Any = UNSET,
-        continuation: Optional[ChatContinuation] = None,
-        on_delta: Optional[DeltaCallback] = None,
-        approval_handler: Any = None,
-        user_input_handler: Any = None,
-    ) -> ChatResult:
-        """Run one turn to its end and return its :class:`ChatResult`.
-
-        Same arguments as :meth:`chat`. Blocks until ``turn/completed``.
-        Raises :class:`CodexTurnInactiveError` (resume with its
-        ``continuation``), :class:`CodexTurnFailedError`,
-        :class:`CodexTurnInterruptedError`, :class:`CodexEmptyAnswerError`
-        (no answer text at all), :class:`CodexTransportError`. Ctrl-C
-        interrupts the turn, drains it and re-raises. A server request whose
-        handler is ``codex_sync.MANUAL`` gets the default answer here (with a
-        warning): answering by hand needs a ``chat()`` loop.
-        """
-        args = check_turn_args(
-            text, thread_id, user=user, metadata=metadata, thread_config=thread_config,
-            turn_overrides=turn_overrides, continuation=continuation, approval_handler=approval_handler,
-            user_input_handler=user_input_handler, on_delta=on_delta,
-        )
-        idle = self._idle_timeout(inactivity_timeout)
-        if args.continuation is None:
-            self._ensure_initialized()
-        return run_to_end(self._conversation.open_stream("chat_once", args, idle, on_delta),
-                          self._conversation.read_back)
-
-    def cancel(self, continuation: ChatContinuation, timeout: Optional[float] = None) -> CancelResult:
-        """Stop a turn left by :class:`CodexTurnInactiveError` and collect what was unread.
-
-        Sends ``turn/interrupt`` if the turn still runs, then waits for
-        ``turn/completed`` — one deadline for both, ``timeout`` seconds
-        (default: ``request_timeout``). Returns the steps and events after the
-        continuation's cursor; the turn is forgotten and its thread can take a
-        new turn at once. Raises :class:`CodexTimeoutError` if the turn does
-        not end in time, :class:`ValueError` for an unknown continuation.
-        """
-        state = self._turns.find(continuation)
-        return self._turns.cancel(state, continuation.cursor, self._timeout_or_default(timeout))
-
-    def steer_turn(self, *, thread_id: str, expected_turn_id: str, input_items: InputArg) -> str:
-        """Add input to the running turn (``turn/steer``); returns the turn id.
-
-        ``input_items`` is a string or a list of input items. Blocks for one
-        request; raises :class:`CodexProtocolError` if no such turn is running.
-        """
-        check_id(thread_id, "thread_id")
-        check_id(expected_turn_id, "expected_turn_id")
-        items = to_input_items(input_items, "input_items")
-        result = self._call(
-            protocol.TURN_STEER, {"threadId": thread_id, "expectedTurnId": expected_turn_id, "input": items}
-        )
-        return str((result or {}).get("turnId") or expected_turn_id)
-
-    def interrupt_turn(
-        self, turn_id: str, thread_id: Optional[str] = None, timeout: Optional[float] = None
-    ) -> None:
-        """Send ``turn/interrupt`` for ``turn_id`` (low level; returns once the server accepts).
-
-        ``thread_id`` may be left out for a turn this client started. The turn
-        then ends with ``turn/completed`` (status ``interrupted``) on its own.
-        Blocks for one request (``timeout``, default ``request_timeout``).
-        """
-        check_id(turn_id, "turn_id")
-        if thread_id is None:
-            thread_id = self._turns.thread_of_turn(turn_id)
-            if thread_id is None:
-                raise ValueError(f"thread_id is needed: turn {turn_id} is not one this client runs")
-        self._call(protocol.TURN_INTERRUPT, {"threadId": thread_id, "turnId": turn_id}, timeout)
-
-    def start_review(
-        self,
-        *,
-        thread_id: str,
-        target: Mapping[str, Any],
-        delivery: Optional[str] = None,
-        inactivity_timeout: Any = UNSET,
-        on_delta: Optional[DeltaCallback] = None,
-    ) -> ChatStream:
-        """Start a review turn (``review/start``) and return its steps as a :class:`ChatStream`.
-
-        ``target`` is e.g. ``{"type": "uncommittedChanges"}``,
-        ``{"type": "baseBranch", "branch": "main"}``,
-        ``{"type": "commit", "sha": ..., "title": ...}`` or
-        ``{"type": "custom", "instructions": ...}``. ``delivery`` may be
-        ``"inline"`` (the only value today's server accepts) or ``None``.
-        The review's findings arrive as an ``exitedReviewMode`` step. Blocks
-        until the review has started.
-        """
-        check_id(thread_id, "thread_id")
-        if not isinstance(target, Mapping) or not isinstance(target.get("type"), str):
-            raise TypeError("target must be a dict with a 'type', e.g. {'type': 'uncommittedChanges'}")
-        if delivery is not None and not isinstance(delivery, str):
-            raise TypeError("delivery must be a string or None")
-        if on_delta is not None and not callable(on_delta):
-            raise TypeError("on_delta must be callable or None")
-        idle = self._idle_timeout(inactivity_timeout)
-        self._ensure_initialized()
-        return self._conversation.open_review(thread_id, target, delivery, idle, on_delta)
 
     # -- server requests and notifications ------------------------------------------
     def on_notification(

@@ -38,11 +38,52 @@ class _Unset:
 UNSET: Any = _Unset()
 """Leave a field out of the request (as opposed to ``None``, which sends ``null``)."""
 
+NO_TIMEOUT: float = float("inf")
+"""Wait without limit: pass it wherever a timeout is taken (``None`` there means the client's value)."""
+
 ApprovalPolicy = Literal["untrusted", "on-failure", "on-request", "never"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 ReasoningSummary = Literal["auto", "concise", "detailed", "none"]
 Personality = Literal["none", "friendly", "pragmatic"]
+ModeKind = Literal["plan", "default"]
+SandboxPolicy = Dict[str, Any]
+"""A per-turn sandbox policy object, e.g. ``{"type": "workspaceWrite", "networkAccess": False}``."""
+
+
+@dataclasses.dataclass
+class CollaborationSettings:
+    """The settings of a :class:`CollaborationMode` (experimental; needs ``experimental_api=True``). A plain value."""
+
+    model: str
+    reasoning_effort: Optional[ReasoningEffort] = None
+    developer_instructions: Optional[str] = None
+
+
+@dataclasses.dataclass
+class CollaborationMode:
+    """A turn's collaboration mode, for ``TurnOverrides(collaboration_mode=...)`` (a dict works too).
+
+    ``mode`` is ``"plan"`` or ``"default"``. Sent as the wire object
+    ``{"mode": ..., "settings": {"model", "reasoning_effort", "developer_instructions"}}``.
+    A plain value; :meth:`to_wire` raises :class:`ValueError` without a model.
+    """
+
+    mode: ModeKind
+    settings: CollaborationSettings
+
+    def to_wire(self) -> Dict[str, Any]:
+        """The wire object; :class:`ValueError` without a model."""
+        if not isinstance(self.settings.model, str) or not self.settings.model:
+            raise ValueError("collaboration_mode.settings.model must be a non-empty string")
+        return {
+            "mode": self.mode,
+            "settings": {
+                "model": self.settings.model,
+                "reasoning_effort": self.settings.reasoning_effort,
+                "developer_instructions": self.settings.developer_instructions,
+            },
+        }
 
 _T = TypeVar("_T", bound="_Params")
 
@@ -67,7 +108,7 @@ class _Params:
                 continue
             key = _camel(f.name)
             if allowed is None or key in allowed:
-                out[key] = value
+                out[key] = value.to_wire() if isinstance(value, CollaborationMode) else value
         return out
 
     def merged(self: _T, overrides: Optional[_T]) -> _T:
@@ -121,7 +162,8 @@ class TurnOverrides(_Params):
 
     ``sandbox_policy`` is an object such as ``{"type": "readOnly"}``;
     ``output_schema`` a JSON Schema for the final message;
-    ``collaboration_mode`` is experimental (needs ``experimental_api=True``).
+    ``collaboration_mode`` (a :class:`CollaborationMode` or its wire dict) is
+    experimental (needs ``experimental_api=True``).
     """
 
     cwd: Union[str, None, Any] = UNSET
@@ -139,7 +181,7 @@ class TurnOverrides(_Params):
     disabled_plugin_ids: Union[List[str], None, Any] = UNSET
     parent_turn_id: Union[str, None, Any] = UNSET
     root_turn_id: Union[str, None, Any] = UNSET
-    collaboration_mode: Union[Dict[str, Any], None, Any] = UNSET
+    collaboration_mode: Union[CollaborationMode, Dict[str, Any], None, Any] = UNSET
 
 
 # The keys each method accepts (from the pinned runtime's schema).
@@ -188,16 +230,17 @@ def turn_overrides_from(config: ThreadConfig) -> tuple[TurnOverrides, list[str]]
 
 
 def check_timeout(value: Any, name: str) -> Optional[float]:
-    """Check a timeout argument: a positive number of seconds, or ``None`` for no limit.
+    """Check a timeout: a positive number of seconds; ``None`` or :data:`NO_TIMEOUT` for no limit.
 
-    ``float("inf")`` means no limit too; ``NaN`` and numbers <= 0 raise :class:`ValueError`.
+    Returns ``None`` for no limit. ``NaN`` and numbers <= 0 raise :class:`ValueError`.
+    (A call's ``timeout=None`` means the client's value: callers resolve that first.)
     """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+        raise TypeError(f"{name} must be a number of seconds, codex_sync.NO_TIMEOUT or None, not {type(value).__name__}")
     if value != value or value <= 0:  # (NaN is not equal to itself)
-        raise ValueError(f"{name} must be a positive number of seconds (or None for no limit), not {value!r}")
+        raise ValueError(f"{name} must be a positive number of seconds (or codex_sync.NO_TIMEOUT), not {value!r}")
     if value == float("inf"):
         return None
     return float(value)
@@ -221,3 +264,24 @@ def check_config(value: Any, cls: type, name: str) -> None:
     """Raise :class:`TypeError` unless ``value`` is ``None`` or a ``cls``."""
     if value is not None and not isinstance(value, cls):
         raise TypeError(f"{name} must be a {cls.__name__} or None, not {type(value).__name__}")
+
+
+def resolve_timeout(value: Any, default: Optional[float], name: str = "timeout") -> Optional[float]:
+    """A call's timeout: ``None`` (or ``UNSET``) means ``default`` (the client's value).
+
+    Otherwise as :func:`check_timeout`: seconds, or :data:`NO_TIMEOUT` for no limit (``None`` returned).
+    """
+    if value is None or value is UNSET:
+        return default
+    return check_timeout(value, name)
+
+
+def check_wait(value: Any, name: str) -> Optional[float]:
+    """Check a wait that may be zero: seconds >= 0; ``None`` or :data:`NO_TIMEOUT` for ever (``None`` returned)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+    if value != value or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0 (or None for ever), not {value!r}")
+    return None if value == float("inf") else float(value)

@@ -306,4 +306,90 @@ def encode_error(request_id: RequestId, code: int, message: str, data: Any = Non
 def error_from_reply(reply: ErrorReply, method: str = "") -> CodexProtocolError:
     """The exception for an error reply: :class:`CodexOverloadedError` for -32001."""
     cls = CodexOverloadedError if reply.code == SERVER_OVERLOADED else CodexProtocolError
-    return cls(reply.code, reply.message, reply.data, method=method)
+    return cls(reply.message, code=reply.code, data=reply.data, method=method)
+
+
+# -- the async SDK's ``protocol`` helpers (dict envelopes, for code ported from it) --------
+# codex_sync itself never sends the "jsonrpc" key (the server does not need it);
+# these helpers build the envelopes the async SDK builds, with it.
+
+JSONRPC_VERSION = "2.0"
+INITIALIZE_METHOD = INITIALIZE
+THREAD_START_METHOD = THREAD_START
+THREAD_RESUME_METHOD = THREAD_RESUME
+THREAD_FORK_METHOD = THREAD_FORK
+THREAD_ARCHIVE_METHOD = THREAD_ARCHIVE
+THREAD_NAME_SET_METHOD = THREAD_NAME_SET
+THREAD_UNARCHIVE_METHOD = THREAD_UNARCHIVE
+THREAD_COMPACT_START_METHOD = THREAD_COMPACT_START
+THREAD_ROLLBACK_METHOD = "thread/rollback"  # not served by today's server: rollback_thread uses thread/revert
+THREAD_LIST_METHOD = THREAD_LIST
+THREAD_READ_METHOD = THREAD_READ
+TURN_START_METHOD = TURN_START
+TURN_STEER_METHOD = TURN_STEER
+TURN_INTERRUPT_METHOD = TURN_INTERRUPT
+REVIEW_START_METHOD = REVIEW_START
+MODEL_LIST_METHOD = MODEL_LIST
+COMMAND_EXEC_METHOD = COMMAND_EXEC
+CONFIG_READ_METHOD = CONFIG_READ
+CONFIG_VALUE_WRITE_METHOD = CONFIG_VALUE_WRITE
+CONFIG_BATCH_WRITE_METHOD = CONFIG_BATCH_WRITE
+CONFIG_REQUIREMENTS_READ_METHOD = CONFIG_REQUIREMENTS_READ
+ITEM_COMPLETED_METHOD = ITEM_COMPLETED
+ITEM_COMMAND_EXECUTION_REQUEST_APPROVAL_METHOD = "item/commandExecution/requestApproval"
+ITEM_FILE_CHANGE_REQUEST_APPROVAL_METHOD = "item/fileChange/requestApproval"
+ITEM_TOOL_REQUEST_USER_INPUT_METHOD = "item/tool/requestUserInput"
+DEFAULT_OPT_OUT_NOTIFICATION_METHODS = (
+    "codex/event/agent_message_content_delta",
+    "codex/event/reasoning_content_delta",
+    "codex/event/item_started",
+    "codex/event/item_completed",
+    "codex/event/task_started",
+    "codex/event/task_complete",
+)
+# Today's server ends every turn with turn/completed (its turn.status says how);
+# the other spellings are accepted for code that checks for them.
+TURN_COMPLETED_METHODS = frozenset({TURN_COMPLETED, "turn.completed", "turnCompleted"})
+TURN_FAILED_METHODS = frozenset({"turn/failed", "turn.failed", "turnFailed", "turn/error", "turn/errored"})
+
+
+def make_request(request_id: RequestId, method: str, params: Optional[JsonDict] = None) -> JsonDict:
+    """A request envelope as a dict (``params`` left out when ``None``)."""
+    envelope: JsonDict = {"jsonrpc": JSONRPC_VERSION, "id": request_id, "method": method}
+    if params is not None:
+        envelope["params"] = params
+    return envelope
+
+
+def make_result_response(request_id: RequestId, result: Any) -> JsonDict:
+    """A success response envelope as a dict."""
+    return {"jsonrpc": JSONRPC_VERSION, "id": request_id, "result": result}
+
+
+def make_error_response(request_id: RequestId, code: int, message: str, data: Any = None) -> JsonDict:
+    """An error response envelope as a dict (``data`` left out when ``None``)."""
+    error: JsonDict = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": JSONRPC_VERSION, "id": request_id, "error": error}
+
+
+def is_response_message(payload: JsonDict) -> bool:
+    """``True`` for a reply (it has an ``id`` and no ``method``)."""
+    return "id" in payload and "method" not in payload
+
+
+def extract_error(payload: JsonDict) -> Optional[JsonDict]:
+    """The ``error`` object of a reply, or ``None`` when it has none (or not an object)."""
+    error = payload.get("error")
+    return error if isinstance(error, dict) else None
+
+
+def is_turn_completed(method: str) -> bool:
+    """``True`` for the notification that ends a turn."""
+    return method in TURN_COMPLETED_METHODS
+
+
+def is_turn_failed(method: str) -> bool:
+    """``True`` for a separate turn-failure notification (today's server sends none: see ``turn.status``)."""
+    return method in TURN_FAILED_METHODS

@@ -92,11 +92,15 @@ class ServerOpsMixin:
         key_path: str,
         value: Any,
         *,
-        merge_strategy: str = "replace",
+        merge_strategy: str = "upsert",
         file_path: Optional[str] = None,
         expected_version: Optional[str] = None,
     ) -> Dict[str, Any]:
-        """``config/value/write``: set one key (dotted path) in the user's ``config.toml``."""
+        """``config/value/write``: set one key (dotted path) in the user's ``config.toml``.
+
+        ``merge_strategy`` is ``"upsert"`` (the default, as in the async SDK:
+        a table value is merged into the one there) or ``"replace"``.
+        """
         if not isinstance(key_path, str) or not key_path:
             raise TypeError("key_path must be a non-empty string such as 'model' or 'features.x'")
         params: Dict[str, Any] = {"keyPath": key_path, "value": value, "mergeStrategy": merge_strategy}

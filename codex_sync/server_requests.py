@@ -2,9 +2,15 @@
 
 The server waits for ever for an answer to an approval or a question, so
 every server request gets one: from a handler (turn over thread over client),
-from a person through ``chat()`` (manual mode), or from a safe default
-(approvals declined with one warning; an error reply otherwise; ``-32601``
-for methods we do not know).
+from a person through ``chat()`` (``MANUAL``) or through
+``approval_requests()``/``user_input_requests()``, or from a safe default
+(approvals declined with one warning unless ``approval_mode="manual"`` holds
+them for a person; questions held ``user_input_response_timeout`` seconds for
+an answer, then an error reply; an error reply for the rest; ``-32601`` for
+methods we do not know).
+
+Every approval and question is also put on a feed (:mod:`codex_sync.pending`)
+for ``approval_requests()``/``user_input_requests()``, whoever answers it.
 
 The reader calls :meth:`ServerRequestDispatcher.dispatch`, which only wraps
 the message and queues it. Up to :data:`SERVER_REQUEST_WORKERS` worker
@@ -22,6 +28,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import weakref
 from typing import Any, List, Optional, Tuple
 
 from typing_extensions import Protocol
@@ -29,19 +36,24 @@ from typing_extensions import Protocol
 from . import protocol
 from .approvals import (
     MANUAL,
+    ApprovalRequest,
     Responder,
     ServerRequestView,
+    UserInputRequest,
     check_handler,
     default_answer,
     make_request_view,
     run_handler,
 )
-from .protocol import ServerRequest
+from .pending import Expiry, RequestFeed
+from .protocol import RequestId, ServerRequest
 
 log = logging.getLogger("codex_sync.server_requests")
 
 SERVER_REQUEST_WORKERS = 8
 _STOP_JOIN_SECONDS = 2.0
+NO_ANSWER = -32000  # the error code of a question nobody answered in time (as the async SDK sends)
+APPROVAL_MODES = ("auto", "manual")
 
 Handlers = Tuple[Any, Any]  # (approval handler, user-input handler); None falls back
 
@@ -50,6 +62,8 @@ class TurnOfRequest(Protocol):
     """What the dispatcher needs of the running turn a request belongs to."""
 
     handlers: Optional[Handlers]
+    finished: bool
+    events: List[Any]
 
     def touch(self) -> None:
         """Restart the turn's idle clock."""
@@ -78,13 +92,23 @@ class ServerRequestDispatcher:
         *,
         approval_handler: Any,
         user_input_handler: Any,
+        approval_mode: str = "auto",
+        user_input_response_timeout: Optional[float] = None,
     ) -> None:
         check_handler(approval_handler, "approval_handler")
         check_handler(user_input_handler, "user_input_handler")
+        if approval_mode not in APPROVAL_MODES:
+            raise ValueError(f"approval_mode must be 'auto' or 'manual', not {approval_mode!r}")
         self._responder = responder
         self._turns = turns
         self.approval_handler = approval_handler
         self.user_input_handler = user_input_handler
+        self.approval_mode = approval_mode
+        self.user_input_response_timeout = user_input_response_timeout  # None: hold a question for ever
+        self.approvals: RequestFeed[ApprovalRequest] = RequestFeed("approval_requests")
+        self.user_inputs: RequestFeed[UserInputRequest] = RequestFeed("user_input_requests")
+        self._expiry = Expiry()
+        self._open: weakref.WeakValueDictionary[RequestId, ServerRequestView] = weakref.WeakValueDictionary()
         self._jobs: queue.SimpleQueue[Optional[Tuple[ServerRequestView, Optional[TurnOfRequest]]]] = (
             queue.SimpleQueue()
         )
@@ -99,16 +123,29 @@ class ServerRequestDispatcher:
         state = self._turns.turn_of_thread(view.thread_id)
         if state is not None:
             state.touch()
+            view.attach_turn(state)
         with self._lock:
             if self._closed:
                 return  # the connection is going away: nobody could send the answer
+            self._open[view.id] = view
             if self._idle <= 0 and len(self._workers) < SERVER_REQUEST_WORKERS:
                 worker = threading.Thread(target=self._work, name="codex-sync-server-request", daemon=True)
                 self._workers.append(worker)
                 self._idle += 1
                 worker.start()
             self._idle -= 1
+        if isinstance(view, ApprovalRequest):
+            self.approvals.put(view)
+        elif isinstance(view, UserInputRequest):
+            self.user_inputs.put(view)
         self._jobs.put((view, state))
+
+    def resolved(self, request_id: Any) -> None:
+        """On the reader: ``serverRequest/resolved`` named ``request_id``; it awaits no answer now."""
+        with self._lock:
+            view = self._open.pop(request_id, None)
+        if view is not None:
+            view.mark_resolved()
 
     def _work(self) -> None:
         while True:
@@ -140,7 +177,7 @@ class ServerRequestDispatcher:
             if handler == MANUAL and state is not None and state.add_request(view):
                 return  # chat() yields it as an "approval" step; the caller answers
             if handler is None or handler == MANUAL:
-                default_answer(view)
+                self._unhandled(view)
             else:
                 run_handler(view, handler)
         except Exception as exc:  # never leave the server waiting
@@ -150,17 +187,51 @@ class ServerRequestDispatcher:
             except Exception:
                 log.debug("could not send the error answer to %s", view.method, exc_info=True)
 
+    def _unhandled(self, view: ServerRequestView) -> None:
+        """No handler and no ``chat()`` loop took it: hold it for a person, or answer the default."""
+        if isinstance(view, ApprovalRequest) and self.approval_mode == "manual":
+            log.debug("holding %s %r for a manual answer", view.method, view.id)
+            return
+        if isinstance(view, UserInputRequest):
+            wait = self.user_input_response_timeout
+            if wait is None:
+                return  # held for ever: answered through user_input_requests() or not at all
+            if wait > 0:
+                self._expiry.at(wait, lambda: self._give_up(view, wait))
+            else:
+                self._give_up(view, wait)
+            return
+        default_answer(view)
+
+    @staticmethod
+    def _give_up(view: ServerRequestView, waited: float) -> None:
+        """Answer a question nobody answered in time with an error (on the expiry thread)."""
+        if view.pending:
+            try:
+                view.answer_error(
+                    NO_ANSWER,
+                    f"no answer to {view.method} within {waited:g}s: codex_sync has no user_input_handler "
+                    "and nobody answered it from client.user_input_requests()",
+                )
+            except Exception as exc:  # the connection is gone: nobody waits for the answer any more
+                log.debug("could not answer %s: %s", view.method, exc)
+
     def close(self) -> None:
         """Stop the workers once they finish the handler they run. Idempotent, any thread.
 
         Waits up to 2 s per worker (never for the calling thread itself); a
         handler blocked longer (a terminal prompt) is left to end by itself.
+        The ``approval_requests()``/``user_input_requests()`` iterators end
+        and held questions are no longer answered.
         """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
             workers = list(self._workers)
+        self.approvals.close()
+        self.user_inputs.close()
+        self._expiry.close()
         for _ in workers:
             self._jobs.put(None)
         current = threading.current_thread()

@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Optional
 from typing_extensions import Protocol
 
 from .chat import ChatStream
-from .config import FORK_KEEPS_PARENTS, UNSET, ThreadConfig, TurnOverrides
+from .config import FORK_KEEPS_PARENTS, ThreadConfig, TurnOverrides
 from .inputs import InputArg
 from .transcript import DeltaCallback
 from .values import ChatContinuation, ChatResult
@@ -24,7 +24,7 @@ class ThreadClient(Protocol):
     def chat_once(
         self, text: Optional[InputArg] = None, thread_id: Optional[str] = None, *,
         user: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
-        turn_overrides: Optional[TurnOverrides] = None, inactivity_timeout: Any = UNSET,
+        turn_overrides: Optional[TurnOverrides] = None, inactivity_timeout: Optional[float] = None,
         continuation: Optional[ChatContinuation] = None, on_delta: Optional[DeltaCallback] = None,
         approval_handler: Any = None, user_input_handler: Any = None,
     ) -> ChatResult:
@@ -33,7 +33,7 @@ class ThreadClient(Protocol):
     def chat(
         self, text: Optional[InputArg] = None, thread_id: Optional[str] = None, *,
         user: Optional[str] = None, metadata: Optional[Mapping[str, Any]] = None,
-        turn_overrides: Optional[TurnOverrides] = None, inactivity_timeout: Any = UNSET,
+        turn_overrides: Optional[TurnOverrides] = None, inactivity_timeout: Optional[float] = None,
         continuation: Optional[ChatContinuation] = None, on_delta: Optional[DeltaCallback] = None,
         approval_handler: Any = None, user_input_handler: Any = None,
     ) -> ChatStream:
@@ -66,13 +66,19 @@ class ThreadClient(Protocol):
     def rollback_thread(self, thread_id: str, num_turns: int = 1) -> Dict[str, Any]:
         """Drop the last turns."""
 
-    def compact_thread(self, thread_id: str, timeout: Optional[float] = None) -> None:
+    def compact_thread(self, thread_id: str, timeout: Optional[float] = None, *, wait: bool = False) -> Any:
         """Compact the thread's context."""
 
     def start_review(
         self, *, thread_id: str, target: Mapping[str, Any], delivery: Optional[str] = None,
+    ) -> Any:
+        """Start a review turn; the raw result."""
+
+    def review(
+        self, *, thread_id: str, target: Mapping[str, Any], delivery: Optional[str] = None,
+        inactivity_timeout: Optional[float] = None, on_delta: Optional[DeltaCallback] = None,
     ) -> ChatStream:
-        """Start a review turn."""
+        """Start a review turn; its steps."""
 
 
 class ThreadHandle:
@@ -115,7 +121,7 @@ class ThreadHandle:
         user: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         turn_overrides: Optional[TurnOverrides] = None,
-        inactivity_timeout: Any = UNSET,
+        inactivity_timeout: Optional[float] = None,
         continuation: Optional[ChatContinuation] = None,
         on_delta: Optional[DeltaCallback] = None,
         approval_handler: Any = None,
@@ -136,7 +142,7 @@ class ThreadHandle:
         user: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         turn_overrides: Optional[TurnOverrides] = None,
-        inactivity_timeout: Any = UNSET,
+        inactivity_timeout: Optional[float] = None,
         continuation: Optional[ChatContinuation] = None,
         on_delta: Optional[DeltaCallback] = None,
         approval_handler: Any = None,
@@ -186,10 +192,21 @@ class ThreadHandle:
         """Drop the last ``num_turns`` turns (see :meth:`CodexClient.rollback_thread`)."""
         return self.client.rollback_thread(self.thread_id, num_turns)
 
-    def compact(self) -> None:
-        """Compact the context, waiting for the compaction turn to finish."""
-        self.client.compact_thread(self.thread_id)
+    def compact(self, *, wait: bool = False, timeout: Optional[float] = None) -> Any:
+        """Start compacting the context; the raw result (see :meth:`CodexClient.compact_thread`).
 
-    def start_review(self, target: Mapping[str, Any], delivery: Optional[str] = None) -> ChatStream:
-        """A review turn on this thread (see :meth:`CodexClient.start_review`)."""
+        With ``wait=True``, returns once the compaction turn has ended.
+        """
+        return self.client.compact_thread(self.thread_id, timeout, wait=wait)
+
+    def start_review(self, target: Mapping[str, Any], delivery: Optional[str] = None) -> Any:
+        """Start a review turn on this thread; the raw result (see :meth:`CodexClient.start_review`)."""
         return self.client.start_review(thread_id=self.thread_id, target=target, delivery=delivery)
+
+    def review(
+        self, target: Mapping[str, Any], *, delivery: Optional[str] = None,
+        inactivity_timeout: Optional[float] = None, on_delta: Optional[DeltaCallback] = None,
+    ) -> ChatStream:
+        """A review turn on this thread, as a stream of its steps (see :meth:`CodexClient.review`)."""
+        return self.client.review(thread_id=self.thread_id, target=target, delivery=delivery,
+                                  inactivity_timeout=inactivity_timeout, on_delta=on_delta)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Any, Dict, Optional, cast
+from typing import Any, Dict, Optional, Sequence, cast
 
 from . import protocol
 from .config import (
@@ -25,6 +25,7 @@ from .config import (
     THREAD_START_KEYS,
     UNSET,
     ThreadConfig,
+    _camel,
     check_config,
     check_id,
 )
@@ -129,14 +130,26 @@ class ThreadOpsMixin:
         cwd: Optional[str] = None,
         search_term: Optional[str] = None,
         sort_key: Optional[str] = None,
+        sort_direction: Optional[str] = None,
+        model_providers: Optional[Sequence[str]] = None,
         **extra: Any,
     ) -> Dict[str, Any]:
-        """``thread/list``: ``{"data": [...], "nextCursor": ...}``; ``extra`` keys pass through (camelCase)."""
+        """``thread/list``: ``{"data": [...], "nextCursor": ...}``.
+
+        ``sort_key`` is ``"created_at"`` or ``"updated_at"`` (and what else the
+        server takes), ``sort_direction`` ``"asc"`` or ``"desc"``,
+        ``model_providers`` a list of provider names to keep. ``extra`` keys
+        pass through, snake_case ones turned camelCase (``source_kinds=`` is
+        sent as ``sourceKinds``). Blocks for one request.
+        """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise ValueError(f"limit must be a positive int, not {limit!r}")
-        params: Dict[str, Any] = dict(extra)
+        if isinstance(model_providers, str):
+            raise TypeError("model_providers must be a list of provider names, not a string")
+        params: Dict[str, Any] = {_camel(key): value for key, value in extra.items()}
         for key, value in (("limit", limit), ("cursor", cursor), ("archived", archived), ("cwd", cwd),
-                           ("searchTerm", search_term), ("sortKey", sort_key)):
+                           ("searchTerm", search_term), ("sortKey", sort_key), ("sortDirection", sort_direction),
+                           ("modelProviders", list(model_providers) if model_providers is not None else None)):
             if value is not None:
                 params[key] = value
         result: Dict[str, Any] = self._call(protocol.THREAD_LIST, params)

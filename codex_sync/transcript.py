@@ -9,7 +9,7 @@ has not read yet. Tests feed it events with no server and no thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from . import protocol
 from .errors import (
@@ -36,7 +36,7 @@ class Transcript:
 
     __slots__ = (
         "thread_id", "turn_id", "steps", "raw_events", "final_text", "assistant_item_id",
-        "last_error", "_usage_sum", "_usage_last",
+        "last_error", "turn", "_usage_sum", "_usage_last", "_item_ids",
     )
 
     def __init__(self, thread_id: str, turn_id: Optional[str]) -> None:
@@ -47,24 +47,32 @@ class Transcript:
         self.final_text: Optional[str] = None
         self.assistant_item_id: Optional[str] = None
         self.last_error: Optional[Dict[str, Any]] = None
+        self.turn: Optional[Dict[str, Any]] = None  # the turn object of turn/completed
+        self._item_ids: Set[str] = set()  # completed items seen (a backfilled one may come live too)
         self._usage_sum: Dict[str, int] = {}
         self._usage_last: Optional[Dict[str, Any]] = None
 
     def fold(self, message: Notification, on_delta: Optional[DeltaCallback] = None) -> Optional[ConversationStep]:
         """Take the turn's next event; return the step it completes, if any.
 
-        Events of another turn (by ``turnId``) are ignored. A delta goes to
-        ``on_delta`` when one is given. A server request placed among the
+        Events of another turn (by ``turnId``) are ignored, and so is a
+        second ``item/completed`` of an item. A delta goes to ``on_delta``
+        when one is given. A server request placed among the
         events for a manual answer becomes an ``approval`` step.
         """
         turn_id = message.turn_id
         if turn_id is not None and self.turn_id is not None and turn_id != self.turn_id:
             return None
-        self.raw_events.append(message.raw)
         method = message.method
         params = message.params
         if method == protocol.ITEM_COMPLETED:
             item = params.get("item")
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if isinstance(item_id, str):
+                if item_id in self._item_ids:
+                    return None
+                self._item_ids.add(item_id)
+            self.raw_events.append(message.raw)
             if not isinstance(item, dict):
                 return None
             step = step_from_item(item, params, self.thread_id, self.turn_id)
@@ -73,6 +81,7 @@ class Transcript:
                 self.assistant_item_id = step.item_id
             self.steps.append(step)
             return step
+        self.raw_events.append(message.raw)
         if method in protocol.DELTA_KINDS:
             if on_delta is not None:
                 delta = params.get("delta")
@@ -88,6 +97,11 @@ class Transcript:
                     for key, value in last.items():
                         if isinstance(value, int):
                             self._usage_sum[key] = self._usage_sum.get(key, 0) + value
+            return None
+        if method == protocol.TURN_COMPLETED:
+            turn = params.get("turn")
+            if isinstance(turn, dict):
+                self.turn = turn
             return None
         if method == protocol.ERROR_NOTIFICATION and not params.get("willRetry"):
             error = params.get("error")
@@ -138,7 +152,8 @@ def ending_error(
 
     ``status`` is the one ``turn/completed`` gave (``None`` if it never came),
     ``error`` its error object, ``failure`` the connection's error when it
-    died first.
+    died first. A failed or interrupted turn's error carries the turn object
+    as ``data`` (as the async SDK's ``CodexProtocolError`` does).
     """
     if status is None and failure is not None:
         lost = CodexTransportError(
@@ -156,6 +171,7 @@ def ending_error(
             thread_id=transcript.thread_id,
             turn_id=transcript.turn_id,
             error=error,
+            data=terminal_turn(transcript, status, error),
         )
     if status == "interrupted":
         return CodexTurnInterruptedError(
@@ -163,21 +179,35 @@ def ending_error(
             thread_id=transcript.thread_id,
             turn_id=transcript.turn_id,
             error=error,
+            data=terminal_turn(transcript, status, error),
         )
     return None
 
 
-def final_text_of_turn(thread_read_result: Any, turn_id: str) -> Optional[str]:
-    """The last agent message of ``turn_id`` in a ``thread/read`` result (with turns), if any."""
+def terminal_turn(transcript: Transcript, status: Optional[str], error: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """The ``turn`` of the turn's ``turn/completed`` (or one made of ``status`` and ``error`` if none was read)."""
+    if transcript.turn is not None:
+        return transcript.turn
+    return {"id": transcript.turn_id, "status": status, "error": error}
+
+
+def final_message_of_turn(thread_read_result: Any, turn_id: str) -> Optional[Tuple[Optional[str], str]]:
+    """The last agent message of ``turn_id`` in a ``thread/read`` result (with turns): (item id, text), if any."""
     thread = thread_read_result.get("thread") if isinstance(thread_read_result, dict) else None
     turns = (thread or {}).get("turns") or []
     for turn in turns:
         if isinstance(turn, dict) and turn.get("id") == turn_id:
-            texts = [
-                item.get("text")
-                for item in turn.get("items") or []
-                if isinstance(item, dict) and item.get("type") == "agentMessage"
-            ]
-            texts = [t for t in texts if isinstance(t, str) and t]
-            return texts[-1] if texts else None
+            found: Optional[Tuple[Optional[str], str]] = None
+            for item in turn.get("items") or []:
+                if isinstance(item, dict) and item.get("type") == "agentMessage":
+                    text, item_id = item.get("text"), item.get("id")
+                    if isinstance(text, str) and text:
+                        found = (item_id if isinstance(item_id, str) else None, text)
+            return found
     return None
+
+
+def final_text_of_turn(thread_read_result: Any, turn_id: str) -> Optional[str]:
+    """The text of :func:`final_message_of_turn`, if any."""
+    found = final_message_of_turn(thread_read_result, turn_id)
+    return found[1] if found is not None else None

@@ -63,11 +63,8 @@ def check_turn_args(
             )
             if value is not None
         ]
-        if given:
-            raise ValueError(
-                f"continuation= cannot be combined with {', '.join(given)}: it resumes a turn "
-                "that already started (change settings with thread.update_defaults(...) first)"
-            )
+        if given:  # (a continuation resumes a turn that already started, with its settings)
+            raise ValueError(f"{', '.join(given)} cannot be used with continuation")
         if not isinstance(continuation, ChatContinuation):
             raise TypeError(f"continuation must be a ChatContinuation, not {type(continuation).__name__}")
         return TurnArgs(continuation=continuation)

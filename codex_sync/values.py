@@ -1,13 +1,79 @@
-"""The immutable values the client hands back: results, steps, continuations."""
+"""The immutable values the client hands back: results, steps, continuations.
+
+They are frozen dataclasses with the async SDK's (pydantic) ``model_dump()``
+and ``model_dump_json()``; their sequences are lists, as there.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Dict, NamedTuple, Optional, Tuple
+from typing import AbstractSet, Any, Dict, List, NamedTuple, Optional, Sequence
 
 JsonDict = Dict[str, Any]
+_NOT_DUMPED = {"dump": False}  # field metadata: left out of model_dump (live objects)
+
+
+def _dump_value(value: Any) -> Any:
+    if isinstance(value, _Model):
+        return value.model_dump()
+    if isinstance(value, (list, tuple)):
+        return [_dump_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump_value(v) for k, v in value.items()}
+    return value
+
+
+class _Model:
+    """``model_dump``/``model_dump_json`` for the value dataclasses (as pydantic's, for the fields we have)."""
+
+    def model_dump(
+        self,
+        *,
+        include: Optional[AbstractSet[str]] = None,
+        exclude: Optional[AbstractSet[str]] = None,
+        exclude_none: bool = False,
+    ) -> Dict[str, Any]:
+        """The fields as a dict of plain values (nested values dumped too).
+
+        ``include``/``exclude`` pick fields by name; ``exclude_none`` drops
+        fields that are ``None``. Live objects (a step's ``request``) are left
+        out. Pure; any thread.
+        """
+        out: Dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.metadata.get("dump", True) is False:
+                continue
+            if (include is not None and f.name not in include) or (exclude is not None and f.name in exclude):
+                continue
+            value = getattr(self, f.name)
+            if value is None and exclude_none:
+                continue
+            out[f.name] = _dump_value(value)
+        return out
+
+    def model_dump_json(
+        self,
+        *,
+        indent: Optional[int] = None,
+        include: Optional[AbstractSet[str]] = None,
+        exclude: Optional[AbstractSet[str]] = None,
+        exclude_none: bool = False,
+    ) -> str:
+        """:meth:`model_dump` as a JSON string (``indent`` as in :func:`json.dumps`)."""
+        dumped = self.model_dump(include=include, exclude=exclude, exclude_none=exclude_none)
+        return json.dumps(dumped, indent=indent, ensure_ascii=False, default=str)
+
+
+def _as_list(obj: Any, *names: str) -> None:
+    """Make the named fields of a frozen dataclass lists (callers may pass tuples)."""
+    for name in names:
+        value = getattr(obj, name)
+        if not isinstance(value, list):
+            object.__setattr__(obj, name, list(value))
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -16,7 +82,7 @@ def _short(text: str, limit: int = 80) -> str:
 
 
 @dataclass(frozen=True)
-class InitializeResult:
+class InitializeResult(_Model):
     """What the server said in answer to ``initialize``.
 
     ``user_agent``, ``codex_home``, ``platform_family`` and ``platform_os`` come
@@ -61,14 +127,15 @@ class InitializeResult:
 
 
 @dataclass(frozen=True)
-class ConversationStep:
+class ConversationStep(_Model):
     """One completed item of a turn, as ``chat()`` yields it.
 
     ``step_type`` is ``thinking`` (reasoning), ``exec`` (commandExecution),
     ``codex`` (agentMessage), ``tool`` (mcpToolCall), ``file`` (fileChange),
     ``approval`` (a server request waiting for your answer, see ``request``),
     or the item's own type for everything else. ``text`` is the item's natural
-    text; ``data`` holds ``{"params": <notification params>, "item": <item>}``.
+    text; ``data`` holds ``{"params": <notification params>, "item": <item>}``;
+    ``status`` is always ``"completed"`` (as in the async SDK).
     """
 
     step_type: str
@@ -78,7 +145,8 @@ class ConversationStep:
     thread_id: str
     turn_id: Optional[str]
     data: JsonDict = field(repr=False)
-    request: Any = field(default=None, repr=False)
+    request: Any = field(default=None, repr=False, metadata=_NOT_DUMPED)
+    status: str = field(default="completed", repr=False)
 
     def _repr_markdown_(self) -> str:
         body = self.text if self.step_type != "exec" else f"```\n{self.text}\n```"
@@ -92,7 +160,7 @@ class ConversationStep:
 
 
 @dataclass(frozen=True)
-class TokenUsage:
+class TokenUsage(_Model):
     """Tokens a turn used: the sum over its model calls, plus the thread's running total."""
 
     input_tokens: int
@@ -105,42 +173,56 @@ class TokenUsage:
     raw: JsonDict = field(repr=False, default_factory=dict)
 
 
+_MODES = {"stream": "stream", "once": "once", "chat": "stream", "chat_once": "once"}
+
+
 @dataclass(frozen=True)
-class ChatContinuation:
+class ChatContinuation(_Model):
     """Where a caller stopped reading a still-running turn.
 
     ``cursor`` counts the turn's events already delivered; ``mode`` is
-    ``"chat"`` or ``"chat_once"`` (the API that stopped). Pass it back as
-    ``continuation=`` to either API, or to ``client.cancel``. It is only valid
-    on the client that issued it.
+    ``"stream"`` (``chat()`` stopped) or ``"once"`` (``chat_once()``), as in
+    the async SDK (the older ``"chat"``/``"chat_once"`` are read as those).
+    Pass it back as ``continuation=`` to either API, or to ``client.cancel``.
+    It is only valid on the client that issued it.
     """
 
     thread_id: str
     turn_id: str
-    cursor: int
-    mode: str
+    cursor: int = 0
+    mode: str = "stream"
+
+    def __post_init__(self) -> None:
+        if self.mode not in _MODES:
+            raise ValueError(f"mode must be 'once' or 'stream', not {self.mode!r}")
+        object.__setattr__(self, "mode", _MODES[self.mode])
 
 
 @dataclass(frozen=True)
-class ChatResult:
+class ChatResult(_Model):
     """The outcome of ``chat_once``.
 
-    ``final_text`` is the last completed agentMessage (``completion_source`` is
-    ``"item/completed"``) or, failing that, read back with ``thread/read``
-    (``"thread/read"``). ``raw_events`` are the turn's notifications (whole
-    messages; delta notifications only when ``on_delta`` was given, since
-    deltas nobody asked for are skipped unparsed), ``steps`` its completed
-    items, ``usage`` its token usage.
+    ``final_text`` is the last completed agentMessage, stripped
+    (``completion_source`` is ``"item_completed"``) or, failing that, the
+    turn's last agent message read back with ``thread/read``
+    (``"thread_read_fallback"``); ``assistant_item_id`` is the id of the
+    message used either way. ``raw_events`` are the turn's notifications
+    (whole messages; delta notifications only when ``on_delta`` was given,
+    since deltas nobody asked for are skipped unparsed), ``steps`` its
+    completed items, ``usage`` its token usage.
     """
 
     thread_id: str
     turn_id: str
     final_text: str
-    raw_events: Tuple[JsonDict, ...] = field(repr=False)
+    raw_events: List[JsonDict] = field(repr=False)
     assistant_item_id: Optional[str]
     completion_source: str
-    steps: Tuple[ConversationStep, ...] = field(repr=False)
+    steps: List[ConversationStep] = field(repr=False)
     usage: Optional[TokenUsage] = None
+
+    def __post_init__(self) -> None:
+        _as_list(self, "raw_events", "steps")
 
     def __repr__(self) -> str:
         return (
@@ -157,15 +239,19 @@ class ChatResult:
 
 
 @dataclass(frozen=True)
-class CancelResult:
-    """What ``cancel`` found: the unread steps and events, and how the turn ended."""
+class CancelResult(_Model):
+    """What ``cancel`` found: the unread steps and events (lists), and how the turn ended."""
 
     thread_id: str
     turn_id: str
-    steps: Tuple[ConversationStep, ...]
-    raw_events: Tuple[JsonDict, ...] = field(repr=False)
+    # (lists once built: any sequence is taken, and made a list)
+    steps: Sequence[ConversationStep]
+    raw_events: Sequence[JsonDict] = field(repr=False)
     was_completed: bool
     was_interrupted: bool
+
+    def __post_init__(self) -> None:
+        _as_list(self, "steps", "raw_events")
 
 
 

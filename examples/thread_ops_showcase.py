@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         thread.rollback(1)
         print(f"[result:thread/rollback] turns_before={before} turns_after={turn_count(thread)}")
 
-        thread.compact()
+        thread.compact(wait=True)  # (without wait=True it returns once the server accepted it)
         checkpoint("context compacted (the compaction is a turn of its own)")
 
         snapshot = thread.read(include_turns=True)

@@ -55,7 +55,7 @@ def test_custom_initialize_params_are_merged(stdio_app_server: AppServer) -> Non
 def test_chat_once_hello(codex_client: CodexClient, scripted_model: ScriptedModel) -> None:
     result = codex_client.chat_once("Hello")
     assert result.final_text == "echo: Hello"
-    assert result.completion_source == "item/completed"
+    assert result.completion_source == "item_completed"  # the async SDK's literal (was "item/completed")
     assert result.assistant_item_id
     assert [s.step_type for s in result.steps][-1] == "codex"
     assert scripted_model.requests[-1].last_user_text == "Hello"

@@ -86,7 +86,7 @@ def test_chat_inactivity_continuation_loses_and_repeats_nothing(
             break
         except CodexTurnInactiveError as exc:
             timeouts += 1
-            assert exc.continuation.mode == "chat"
+            assert exc.continuation.mode == "stream"  # the async SDK's literal (was "chat")
             stream = codex_client.chat(continuation=exc.continuation, inactivity_timeout=0.3)
     assert timeouts >= 2
     ids = [s.item_id for s in seen]
@@ -267,9 +267,27 @@ def test_interrupt_turn(codex_client: CodexClient, scripted_model: ScriptedModel
 def test_review(codex_client: CodexClient, scripted_model: ScriptedModel) -> None:
     thread_id = codex_client.chat_once("hello").thread_id
     scripted_model.add(text("Looks fine to me."))
-    steps = list(codex_client.start_review(thread_id=thread_id, target={"type": "custom", "instructions": "check"}))
+    # review() is the stream start_review() returned before (start_review now returns the raw result)
+    steps = list(codex_client.review(thread_id=thread_id, target={"type": "custom", "instructions": "check"}))
     types = [s.step_type for s in steps]
     assert "enteredReviewMode" in types and "exitedReviewMode" in types
+
+
+def test_start_review_returns_the_raw_result_and_keeps_the_turn(
+    codex_client: CodexClient, scripted_model: ScriptedModel
+) -> None:
+    thread_id = codex_client.chat_once("hello").thread_id
+    scripted_model.add(text("Looks fine to me.", delay=0.3))
+    result = codex_client.start_review(thread_id=thread_id, target={"type": "custom", "instructions": "check"})
+    assert isinstance(result, dict) and result["turn"]["status"] == "inProgress"
+    review_turn = result["turn"]["id"]
+    # the review still runs: this client's next turn on the thread waits for it to end
+    assert codex_client.chat_once("after the review", thread_id=thread_id).final_text == "echo: after the review"
+    turns = codex_client.read_thread(thread_id)["thread"]["turns"]
+    assert [t["id"] for t in turns].index(review_turn) == len(turns) - 2
+    # and its steps are still there to read, from the start
+    steps = list(codex_client.chat(continuation=ChatContinuation(thread_id, review_turn)))
+    assert "exitedReviewMode" in [s.step_type for s in steps]
 
 
 def test_a_thread_busy_with_an_abandoned_turn_times_out_instead_of_hanging(

@@ -105,7 +105,8 @@ def test_final_text_falls_back_to_thread_read() -> None:
     with stand_in("no_item_completed") as client:
         result = client.chat_once("hi")
     assert result.final_text == "answer from thread/read"
-    assert result.completion_source == "thread/read"
+    assert result.completion_source == "thread_read_fallback"  # the async SDK's literal (was "thread/read")
+    assert result.assistant_item_id == "read-item"  # the fallback message's id (was None)
 
 
 @pytest.mark.parametrize("wait_first", [False, True], ids=["dies-during-initialize", "died-before-initialize"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, List
 
@@ -114,9 +115,23 @@ def test_compact_runs_a_compaction_turn(codex_client: CodexClient, scripted_mode
     thread.chat_once("some history")
     before = len(scripted_model.requests)
     scripted_model.add(text("A summary of the conversation."))
-    thread.compact()
+    assert thread.compact(wait=True) == {}  # wait=True: returns once the compaction turn ended (was compact())
     assert len(scripted_model.requests) == before + 1
     assert thread.chat_once("after compaction").final_text == "echo: after compaction"
+
+
+def test_compact_returns_at_once_and_the_next_turn_waits_for_it(
+    codex_client: CodexClient, scripted_model: ScriptedModel
+) -> None:
+    thread = codex_client.start_thread()
+    thread.chat_once("some history")
+    scripted_model.add(text("A slow summary.", delay=0.5))
+    started = time.monotonic()
+    assert codex_client.compact_thread(thread.thread_id) == {}  # the raw result, as the async SDK returns it
+    assert time.monotonic() - started < 0.5  # it did not wait for the summary
+    assert thread.chat_once("after compaction").final_text == "echo: after compaction"
+    kinds = [item["type"] for t in thread.read()["thread"]["turns"] for item in t["items"]]
+    assert kinds.index("contextCompaction") < len(kinds) - 1  # the turn ran after the compaction, not in it
 
 
 def test_models_config_and_exec_command(codex_client: CodexClient, tmp_path: Path) -> None:

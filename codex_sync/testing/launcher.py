@@ -296,9 +296,11 @@ class AppServer:
     def client(self, **options: Any) -> CodexClient:
         """Return a new, unstarted ``codex_sync.CodexClient`` for this server.
 
-        stdio: ``CodexClient.connect_stdio(command=self.command, env=self.env,
-        **options)`` (each client spawns its own server process; ``cwd``
-        defaults to the server's ``cwd``); websocket:
+        stdio: ``CodexClient.connect_stdio(command=self.command,
+        env={**os.environ, **self.env}, **options)`` (the whole environment,
+        so it holds whether ``env`` adds to ``os.environ`` or replaces it;
+        each client spawns its own server process; ``cwd`` defaults to the
+        server's ``cwd``); websocket:
         ``CodexClient.connect_websocket(url=self.url, token=self.token,
         **options)``. Start it with ``with`` or ``start()``. Raises
         ``RuntimeError`` before start; otherwise whatever the constructor
@@ -309,7 +311,7 @@ class AppServer:
         if self._transport == "stdio":
             if self._cwd is not None:
                 options.setdefault("cwd", self._cwd)
-            return CodexClient.connect_stdio(command=self.command, env=self.env, **options)
+            return CodexClient.connect_stdio(command=self.command, env={**os.environ, **self.env}, **options)
         return CodexClient.connect_websocket(url=self.url, token=self.token, **options)
 
     def __repr__(self) -> str:
