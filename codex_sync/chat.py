@@ -234,7 +234,11 @@ class ChatStream(Iterator[ConversationStep]):
                 deadline = self._idle_deadline()  # activity may have moved it
                 if deadline is not None and time.monotonic() >= deadline:
                     idle = time.monotonic() - max(state.last_activity, self._opened_at)
-                    raise CodexTurnInactiveError("", idle, continuation=self.continuation)
+                    inactive = CodexTurnInactiveError("", idle, continuation=self.continuation)
+                    said = state.describe_server_error()  # what the server kept saying meanwhile
+                    if said:
+                        inactive = CodexTurnInactiveError(str(inactive) + said, idle, continuation=self.continuation)
+                    raise inactive
 
     def _idle_deadline(self) -> Optional[float]:
         if self._inactivity_timeout is None:

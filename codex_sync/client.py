@@ -176,8 +176,10 @@ class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin
 
         ``command`` (a list, or a string split like a shell would) wins over
         ``$CODEX_APP_SERVER_CMD``, then ``codex app-server`` on ``PATH``, then
-        the binary of the ``openai-codex-cli-bin`` package. ``env`` is added to
-        ``os.environ`` for the child. ``connect_timeout`` is taken (and
+        the binary of the ``openai-codex-cli-bin`` package. ``env`` is the
+        child's whole environment, as in :class:`subprocess.Popen` (``None``:
+        this process's; pass ``{**os.environ, "X": "1"}`` to add to it).
+        ``connect_timeout`` is taken (and
         checked) for the async SDK's signature: starting a process does not
         wait for the server, so it bounds nothing here. The other options are
         the constructor's. Does not block.

@@ -112,7 +112,7 @@ class StdioTransport(Transport):
             raise TypeError(f"cwd must be a path, not {type(cwd).__name__}")
         self._command_arg = command
         self._cwd = os.fspath(cwd) if cwd is not None else None
-        self._extra_env: Dict[str, str] = dict(env or {})
+        self._env: Optional[Dict[str, str]] = None if env is None else dict(env)
         self._argv: List[str] = []
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._stdin: Optional[io.RawIOBase] = None  # unbuffered: every message goes out at once
@@ -129,14 +129,13 @@ class StdioTransport(Transport):
 
     def fresh(self) -> StdioTransport:
         """A new, unopened transport with the same command, folder and environment."""
-        return StdioTransport(self._command_arg, cwd=self._cwd, env=self._extra_env)
+        return StdioTransport(self._command_arg, cwd=self._cwd, env=self._env)
 
     # -- life cycle -------------------------------------------------------
     def open(self) -> None:
         argv, path_dir = resolve_command(self._command_arg)
         self._argv = argv
-        env = dict(os.environ)
-        env.update(self._extra_env)
+        env = dict(os.environ) if self._env is None else dict(self._env)  # the whole environment, as in Popen
         if path_dir:
             env["PATH"] = path_dir + os.pathsep + env.get("PATH", "")
         kwargs: Dict[str, object] = {}
