@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from typing_extensions import Protocol
 
@@ -57,7 +57,7 @@ def cancel_turn(
     (resume or cancel again).
     """
     try:
-        return turns.cancel(state, cursor, timeout)
+        return turns.cancel(state, cursor, timeout, continuation.seen_items)
     except CodexTurnInactiveError:
         raise
     except CodexTimeoutError as exc:
@@ -105,6 +105,7 @@ class ChatStream(Iterator[ConversationStep]):
         on_delta: Optional[DeltaCallback],
         mode: str,
         controls: TurnControls,
+        seen_items: Sequence[str] = (),
     ) -> None:
         self._turns = turns
         self._state = state
@@ -118,7 +119,8 @@ class ChatStream(Iterator[ConversationStep]):
         self._pid = os.getpid()
         self._done = False  # iteration over (end reached, error raised, cancelled)
         self._detached = False  # a continuation now owns the turn
-        self._transcript = Transcript(state.thread_id, state.turn_id)
+        self._start_seen = tuple(seen_items)
+        self._transcript = Transcript(state.thread_id, state.turn_id, seen_items)
         if on_delta is not None:
             state.wants_deltas = True
 
@@ -139,9 +141,14 @@ class ChatStream(Iterator[ConversationStep]):
 
         ``mode`` is ``"stream"`` for ``chat()``, ``"once"`` for ``chat_once()``
         (whose continuation resumes the whole turn, from where it started).
+        Valid at every point of an iteration: it names the position after the
+        last step yielded, by event index (this client) and by item id (any
+        client: :meth:`ChatContinuation.to_json`).
         """
-        cursor = self._cursor if self._mode == STREAM else self._start_cursor
-        return ChatContinuation(self.thread_id, self.turn_id, cursor, self._mode)
+        if self._mode == STREAM:
+            seen = self._start_seen + tuple(self._transcript.completed_ids)
+            return ChatContinuation(self.thread_id, self.turn_id, self._cursor, self._mode, seen)
+        return ChatContinuation(self.thread_id, self.turn_id, self._start_cursor, self._mode, self._start_seen)
 
     @property
     def steps(self) -> List[ConversationStep]:

@@ -21,13 +21,20 @@ from . import protocol
 from .chat import ChatStream, TurnControls, find_turn
 from .config import THREAD_RESUME_KEYS, THREAD_START_KEYS, UNSET, ThreadConfig, turn_overrides_from
 from .connection import ReplyHook
-from .errors import CodexError, CodexOverloadedError, CodexProtocolError, CodexTimeoutError
+from .errors import (
+    CodexError,
+    CodexOverloadedError,
+    CodexProtocolError,
+    CodexTimeoutError,
+    CodexUnknownContinuationError,
+)
 from .protocol import Notification
 from .session import Session
 from .transcript import DeltaCallback, final_message_of_turn
 from .turn_args import TurnArgs
 from .turn_registry import TurnRegistry
 from .turns import TurnState
+from .values import ChatContinuation
 
 log = logging.getLogger("codex_sync")
 
@@ -35,6 +42,11 @@ _TURN_STARTS = frozenset({protocol.REVIEW_START, protocol.THREAD_COMPACT_START})
 # How long a turn started without thread/resume waits for its thread to become resumable.
 FOLLOW_SECONDS = 5.0
 _ENDED = ("completed", "failed", "interrupted")
+
+
+def _has_turn(resume_result: Any, turn_id: str) -> bool:
+    thread = resume_result.get("thread") if isinstance(resume_result, dict) else None
+    return any(isinstance(t, dict) and t.get("id") == turn_id for t in (thread or {}).get("turns") or [])
 
 
 def backfill_events(resume_result: Any, thread_id: str, turn_id: Optional[str]) -> List[Notification]:
@@ -210,9 +222,10 @@ class Conversation:
         Raises :class:`CodexUnknownContinuationError` for a continuation this
         client does not know.
         """
+        seen: Tuple[str, ...] = ()
         if args.continuation is not None:
-            state = find_turn(self._turns, args.continuation)
-            cursor = args.continuation.cursor
+            state, cursor = self.turn_of(args.continuation)
+            seen = args.continuation.seen_items
         else:
             thread_id, unfollowed = self.open_thread(args.thread_id, args.thread_config)
             state = self._turns.start(
@@ -223,7 +236,67 @@ class Conversation:
                 self.follow(state)
             cursor = 0
         return ChatStream(self._turns, state, cursor=cursor, inactivity_timeout=idle, on_delta=on_delta,
-                          mode=mode, controls=self._controls)
+                          mode=mode, controls=self._controls, seen_items=seen)
+
+    def turn_of(self, continuation: ChatContinuation) -> Tuple[TurnState, int]:
+        """The turn a continuation names, and the event index to read it from.
+
+        A turn this client knows is read from the continuation's cursor. Any
+        other (another client's, another process's) is adopted: this client
+        loads its thread, receives the items completed so far and then the
+        live events, and reads from the start, skipping the items the
+        continuation has seen. Raises :class:`CodexUnknownContinuationError`
+        if the server does not know the turn (it was restarted, or the
+        thread was deleted).
+        """
+        try:
+            return find_turn(self._turns, continuation), continuation.cursor
+        except CodexUnknownContinuationError:
+            pass
+        return self.adopt(continuation), 0
+
+    def adopt(self, continuation: ChatContinuation) -> TurnState:
+        """Follow a turn another client started: load its thread, backfill its items, follow it live.
+
+        The backfill comes in the ``thread/resume`` result and is delivered on
+        the reader before any later event, so with the live events (the
+        transcript drops an item it already has) every item arrives once, in
+        order. A pending approval of the turn is sent again by the server
+        right after the resume: this client's handlers answer it. Blocks for
+        the resume (``request_timeout``).
+        """
+        thread_id, turn_id = continuation.thread_id, continuation.turn_id
+        state = self._turns.adopt(thread_id, turn_id)
+        found: List[bool] = []
+
+        def backfill(result: Any, error: Optional[BaseException]) -> None:  # on the reader
+            if error is None:
+                found.append(_has_turn(result, turn_id))
+                for message in backfill_events(result, thread_id, turn_id):
+                    state.deliver(message)
+
+        try:
+            self._session.request(protocol.THREAD_RESUME, {"threadId": thread_id}, self._controls.request_timeout,
+                                  backfill)
+        except CodexProtocolError as exc:
+            state.refuse(exc)
+            raise CodexUnknownContinuationError(
+                f"cannot continue turn {turn_id}: the app-server cannot load thread {thread_id} ({exc.message}); "
+                "was it restarted with another CODEX_HOME, or the thread deleted?",
+                code=exc.code, data=exc.data,
+            ) from exc
+        except BaseException as exc:
+            state.refuse(exc)
+            raise
+        if not found or not found[0]:
+            error = CodexUnknownContinuationError(
+                f"cannot continue turn {turn_id}: thread {thread_id} has no such turn on this app-server "
+                "(was it restarted? turns that were running when it stopped are gone)"
+            )
+            state.refuse(error)
+            raise error
+        self._turns.track(state)
+        return state
 
     def start_review(self, thread_id: str, target: Mapping[str, Any], delivery: Optional[str],
                      wants_deltas: bool = False) -> Tuple[TurnState, Any]:

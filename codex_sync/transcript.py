@@ -9,7 +9,7 @@ has not read yet. Tests feed it events with no server and no thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import protocol
 from .errors import (
@@ -36,10 +36,10 @@ class Transcript:
 
     __slots__ = (
         "thread_id", "turn_id", "steps", "raw_events", "final_text", "assistant_item_id",
-        "last_error", "turn", "_usage_sum", "_usage_last", "_item_ids",
+        "last_error", "turn", "_usage_sum", "_usage_last", "_item_ids", "completed_ids",
     )
 
-    def __init__(self, thread_id: str, turn_id: Optional[str]) -> None:
+    def __init__(self, thread_id: str, turn_id: Optional[str], seen_items: Iterable[str] = ()) -> None:
         self.thread_id = thread_id
         self.turn_id = turn_id
         self.steps: List[ConversationStep] = []
@@ -48,7 +48,8 @@ class Transcript:
         self.assistant_item_id: Optional[str] = None
         self.last_error: Optional[Dict[str, Any]] = None
         self.turn: Optional[Dict[str, Any]] = None  # the turn object of turn/completed
-        self._item_ids: Set[str] = set()  # completed items seen (a backfilled one may come live too)
+        self._item_ids: Set[str] = set(seen_items)  # completed items seen (a backfilled one may come live too)
+        self.completed_ids: List[str] = []  # ids of the items this transcript made steps of, in order
         self._usage_sum: Dict[str, int] = {}
         self._usage_last: Optional[Dict[str, Any]] = None
 
@@ -72,6 +73,7 @@ class Transcript:
                 if item_id in self._item_ids:
                     return None
                 self._item_ids.add(item_id)
+                self.completed_ids.append(item_id)
             self.raw_events.append(message.raw)
             if not isinstance(item, dict):
                 return None

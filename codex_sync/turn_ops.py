@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from . import protocol
-from .chat import ChatStream, cancel_turn, find_turn, run_to_end
+from .chat import ChatStream, cancel_turn, run_to_end
 from .config import ThreadConfig, TurnOverrides, check_id, resolve_timeout
 from .conversation import Conversation
 from .inputs import InputArg, to_input_items
@@ -98,8 +98,7 @@ class TurnOpsMixin:
             user_input_handler=user_input_handler, on_delta=on_delta,
         )
         idle = self._idle_timeout(inactivity_timeout)
-        if args.continuation is None:
-            self._ensure_initialized()
+        self._ensure_initialized()  # (a continuation from another client needs the connection too)
         return self._conversation.open_stream("stream", args, idle, on_delta)
 
     def chat_once(
@@ -136,8 +135,7 @@ class TurnOpsMixin:
             user_input_handler=user_input_handler, on_delta=on_delta,
         )
         idle = self._idle_timeout(inactivity_timeout)
-        if args.continuation is None:
-            self._ensure_initialized()
+        self._ensure_initialized()  # (a continuation from another client needs the connection too)
         return run_to_end(self._conversation.open_stream("once", args, idle, on_delta),
                           self._conversation.read_back)
 
@@ -151,12 +149,16 @@ class TurnOpsMixin:
         turn is forgotten and its thread can take a new turn at once. Raises
         :class:`CodexTurnInactiveError` (with the continuation, still usable)
         if the turn does not end in time, :class:`CodexUnknownContinuationError`
-        (a :class:`CodexProtocolError`) for a continuation this client does
-        not know, :class:`CodexTransportError`. Any thread.
+        (a :class:`CodexProtocolError`) for a turn the app-server does not
+        know, :class:`CodexTransportError`. A continuation from another client
+        (``ChatContinuation.from_json``) is adopted first. Any thread.
         """
-        state = find_turn(self._turns, continuation)
+        if not isinstance(continuation, ChatContinuation):
+            raise TypeError(f"continuation must be a ChatContinuation, not {type(continuation).__name__}")
         wait = resolve_timeout(timeout, self.request_timeout)
-        return cancel_turn(self._turns, state, continuation.cursor, wait, continuation)
+        self._ensure_initialized()
+        state, cursor = self._conversation.turn_of(continuation)  # another client's turn is adopted first
+        return cancel_turn(self._turns, state, cursor, wait, continuation)
 
     def steer_turn(self, *, thread_id: str, expected_turn_id: str, input_items: InputArg) -> Any:
         """Add input to the running turn (``turn/steer``); returns the raw result (``{"turnId": ...}``).

@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import protocol
 from .config import TurnOverrides
@@ -233,6 +233,23 @@ class TurnRegistry:
                 if s.turn_id is not None:
                     self._by_turn_id.pop(s.turn_id, None)
 
+    # -- turns another client started -------------------------------------------------------
+    def adopt(self, thread_id: str, turn_id: str) -> TurnState:
+        """Claim ``thread_id`` for turn ``turn_id``, started by another client (a travelled continuation).
+
+        Blocks while a turn of this client runs on the thread. The caller
+        loads the thread (which starts the events), then calls :meth:`track`,
+        or ``state.refuse(error)`` to let the thread go.
+        """
+        self._start_janitor()
+        state = self._claim(thread_id, None)
+        state.set_turn_id(turn_id)
+        return state
+
+    def track(self, state: TurnState) -> None:
+        """Remember an adopted turn for continuations, as :meth:`start` does for its own."""
+        self._register(state)
+
     # -- finding turns --------------------------------------------------------------
     def find(self, continuation: ChatContinuation) -> TurnState:
         """The turn a continuation names.
@@ -350,7 +367,9 @@ class TurnRegistry:
             finally:
                 placeholder.refuse(CodexError("unsubscribed"))  # frees the thread for turns
 
-    def cancel(self, state: TurnState, cursor: int, timeout: Optional[float]) -> CancelResult:
+    def cancel(
+        self, state: TurnState, cursor: int, timeout: Optional[float], seen_items: Sequence[str] = ()
+    ) -> CancelResult:
         """Interrupt the turn if it runs, wait for its end, and return what is unread after ``cursor``.
 
         One deadline (``timeout`` seconds, ``None`` for no limit) covers the
@@ -363,7 +382,7 @@ class TurnRegistry:
         self._interrupt(state, None if deadline is None else max(0.001, deadline - time.monotonic()))
         if not state.wait_finished(deadline):
             raise CodexTimeoutError(f"turn {state.turn_id} did not end within {timeout:g}s of turn/interrupt")
-        transcript = Transcript(state.thread_id, state.turn_id)
+        transcript = Transcript(state.thread_id, state.turn_id, seen_items)
         for message in state.events[cursor:]:
             transcript.fold(message)
         self.forget(state)

@@ -11,7 +11,7 @@ import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Dict, List, NamedTuple, Optional, Sequence
+from typing import AbstractSet, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 JsonDict = Dict[str, Any]
 _NOT_DUMPED = {"dump": False}  # field metadata: left out of model_dump (live objects)
@@ -180,22 +180,57 @@ _MODES = {"stream": "stream", "once": "once", "chat": "stream", "chat_once": "on
 class ChatContinuation(_Model):
     """Where a caller stopped reading a still-running turn.
 
-    ``cursor`` counts the turn's events already delivered; ``mode`` is
-    ``"stream"`` (``chat()`` stopped) or ``"once"`` (``chat_once()``), as in
-    the async SDK (the older ``"chat"``/``"chat_once"`` are read as those).
-    Pass it back as ``continuation=`` to either API, or to ``client.cancel``.
-    It is only valid on the client that issued it.
+    ``cursor`` counts the turn's events already delivered on the client that
+    issued it; ``seen_items`` names the items already delivered (their ids),
+    which is what another client resumes from. ``mode`` is ``"stream"``
+    (``chat()`` stopped) or ``"once"`` (``chat_once()``), as in the async SDK
+    (the older ``"chat"``/``"chat_once"`` are read as those). Pass it back as
+    ``continuation=`` to either API, or to ``client.cancel``: on the client
+    that issued it, or, through :meth:`to_json`/:meth:`from_json`, on any
+    client connected to the same app-server, in any process (see
+    ``docs/durable.md``).
     """
 
     thread_id: str
     turn_id: str
     cursor: int = 0
     mode: str = "stream"
+    seen_items: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in _MODES:
             raise ValueError(f"mode must be 'once' or 'stream', not {self.mode!r}")
         object.__setattr__(self, "mode", _MODES[self.mode])
+        object.__setattr__(self, "seen_items", tuple(self.seen_items))
+
+    def to_json(self) -> str:
+        """This continuation as a JSON string, to hand to another process (a token: keep it opaque)."""
+        return json.dumps({
+            "v": 1, "thread_id": self.thread_id, "turn_id": self.turn_id, "cursor": self.cursor,
+            "mode": self.mode, "seen_items": list(self.seen_items),
+        }, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ChatContinuation:
+        """The continuation :meth:`to_json` wrote. Raises :class:`ValueError` naming what is wrong."""
+        if not isinstance(text, (str, bytes)):
+            raise TypeError(f"from_json takes the string to_json made, not {type(text).__name__}")
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"not a continuation token (not JSON): {exc}") from exc
+        if not isinstance(data, dict) or data.get("v") != 1:
+            raise ValueError("not a continuation token of this version (made by ChatContinuation.to_json)")
+        ids = (data.get("thread_id"), data.get("turn_id"))
+        seen = data.get("seen_items", [])
+        if not all(isinstance(i, str) and i for i in ids):
+            raise ValueError("continuation token without thread_id and turn_id")
+        if not isinstance(seen, list) or not all(isinstance(i, str) for i in seen):
+            raise ValueError("continuation token with a malformed seen_items list")
+        cursor = data.get("cursor", 0)
+        if isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0:
+            raise ValueError(f"continuation token with a bad cursor {cursor!r}")
+        return cls(str(ids[0]), str(ids[1]), cursor, str(data.get("mode", "stream")), tuple(seen))
 
 
 @dataclass(frozen=True)

@@ -215,7 +215,7 @@ def test_cancel_just_after_the_turn_ended_says_it_completed(codex_client: CodexC
     steps = list(stream)
     assert steps[-1].text == "echo: quick one"
     result = stream.cancel()
-    assert result.was_completed and not result.was_interrupted and result.steps == ()
+    assert result.was_completed and not result.was_interrupted and list(result.steps) == []
 
 
 # 10 -------------------------------------------------------------------------------------------
