@@ -44,28 +44,29 @@ FOLLOW_SECONDS = 5.0
 _ENDED = ("completed", "failed", "interrupted")
 
 
-def _has_turn(resume_result: Any, turn_id: str) -> bool:
-    thread = resume_result.get("thread") if isinstance(resume_result, dict) else None
-    return any(isinstance(t, dict) and t.get("id") == turn_id for t in (thread or {}).get("turns") or [])
-
-
 def backfill_events(resume_result: Any, thread_id: str, turn_id: Optional[str]) -> List[Notification]:
     """The ``item/completed`` (and, if it ended, ``turn/completed``) events of ``turn_id`` in a resume result."""
     thread = resume_result.get("thread") if isinstance(resume_result, dict) else None
     for turn in (thread or {}).get("turns") or []:
         if isinstance(turn, dict) and turn.get("id") == turn_id:
-            events = []
-            for item in turn.get("items") or []:
-                if isinstance(item, dict):
-                    params = {"threadId": thread_id, "turnId": turn_id, "item": item}
-                    events.append(Notification(protocol.ITEM_COMPLETED, params, {"method": protocol.ITEM_COMPLETED,
-                                                                                 "params": params}))
-            if turn.get("status") in _ENDED:
-                params = {"threadId": thread_id, "turn": turn}
-                events.append(Notification(protocol.TURN_COMPLETED, params, {"method": protocol.TURN_COMPLETED,
-                                                                             "params": params}))
-            return events
+            return turn_events(turn, thread_id)
     return []
+
+
+def turn_events(turn: Dict[str, Any], thread_id: str) -> List[Notification]:
+    """A turn object's items as ``item/completed`` events, then ``turn/completed`` if it ended."""
+    turn_id = turn.get("id")
+    events = []
+    for item in turn.get("items") or []:
+        if isinstance(item, dict):
+            params = {"threadId": thread_id, "turnId": turn_id, "item": item}
+            events.append(Notification(protocol.ITEM_COMPLETED, params, {"method": protocol.ITEM_COMPLETED,
+                                                                         "params": params}))
+    if turn.get("status") in _ENDED:
+        params = {"threadId": thread_id, "turn": turn}
+        events.append(Notification(protocol.TURN_COMPLETED, params, {"method": protocol.TURN_COMPLETED,
+                                                                     "params": params}))
+    return events
 
 
 class RecordingSession(Session):
@@ -258,26 +259,23 @@ class Conversation:
     def adopt(self, continuation: ChatContinuation) -> TurnState:
         """Follow a turn another client started: load its thread, backfill its items, follow it live.
 
-        The backfill comes in the ``thread/resume`` result and is delivered on
-        the reader before any later event, so with the live events (the
-        transcript drops an item it already has) every item arrives once, in
-        order. A pending approval of the turn is sent again by the server
-        right after the resume: this client's handlers answer it. Blocks for
-        the resume (``request_timeout``).
+        The thread is loaded (``thread/resume``, which starts the live
+        events), then the turn's completed items are read with
+        ``thread/turns/list`` (the ids the live events use, on every codex
+        version) and put before the live events; the transcript drops an item
+        it already has, so every item arrives once, in order. A pending
+        approval of the turn is sent again by the server right after the
+        resume: this client's handlers answer it. Blocks for two requests
+        (``request_timeout`` each).
         """
         thread_id, turn_id = continuation.thread_id, continuation.turn_id
+        timeout = self._controls.request_timeout
         state = self._turns.adopt(thread_id, turn_id)
-        found: List[bool] = []
-
-        def backfill(result: Any, error: Optional[BaseException]) -> None:  # on the reader
-            if error is None:
-                found.append(_has_turn(result, turn_id))
-                for message in backfill_events(result, thread_id, turn_id):
-                    state.deliver(message)
-
         try:
-            self._session.request(protocol.THREAD_RESUME, {"threadId": thread_id}, self._controls.request_timeout,
-                                  backfill)
+            self._session.request(protocol.THREAD_RESUME, {"threadId": thread_id, "excludeTurns": True}, timeout)
+            page = self._session.request(
+                protocol.THREAD_TURNS_LIST, {"threadId": thread_id, "itemsView": "full", "limit": 20}, timeout
+            )
         except CodexProtocolError as exc:
             state.refuse(exc)
             raise CodexUnknownContinuationError(
@@ -288,13 +286,19 @@ class Conversation:
         except BaseException as exc:
             state.refuse(exc)
             raise
-        if not found or not found[0]:
+        turns = [t for t in (page or {}).get("data") or [] if isinstance(t, dict) and t.get("id") == turn_id]
+        if not turns:
             error = CodexUnknownContinuationError(
                 f"cannot continue turn {turn_id}: thread {thread_id} has no such turn on this app-server "
                 "(was it restarted? turns that were running when it stopped are gone)"
             )
             state.refuse(error)
             raise error
+        backfill = turn_events(turns[0], thread_id)
+        ended = backfill and backfill[-1].method == protocol.TURN_COMPLETED
+        state.events[0:0] = backfill[:-1] if ended else backfill  # before the live ones (nobody reads yet)
+        if ended:
+            state.deliver(backfill[-1])  # it ended while nobody watched
         self._turns.track(state)
         return state
 
