@@ -279,6 +279,16 @@ class ChatStream(Iterator[ConversationStep]):
         self._controls.steer_turn(thread_id=self.thread_id, expected_turn_id=self.turn_id, input_items=text)
         return self.turn_id
 
+    def detach(self) -> ChatContinuation:
+        """Stop reading but leave the turn running; return the continuation that resumes it.
+
+        For durable turns: hand ``detach().to_json()`` to another request or
+        process (see ``docs/durable.md``). After it, leaving the loop, ``close()``
+        and garbage collection no longer interrupt the turn. Does not block; any thread.
+        """
+        self._detached = True
+        return self.continuation
+
     def close(self) -> None:
         """Stop reading: if the turn still runs and no continuation owns it, interrupt it.
 
