@@ -28,11 +28,12 @@ from .config import (
     resolve_timeout,
 )
 from .conversation import Conversation, RecordingSession
+from .handshake import DEFAULT_INITIALIZE_PARAMS, merge_initialize_params
 from .listeners import Listeners
 from .protocol import Notification
+from .reconnect import Reconnector, ReconnectPolicy
 from .server_ops import ServerOpsMixin
 from .server_requests import ServerRequestDispatcher
-from .session import DEFAULT_INITIALIZE_PARAMS, merge_initialize_params
 from .thread_ops import ThreadOpsMixin
 from .transport import as_line_transport
 from .transports.stdio import StdioTransport
@@ -89,8 +90,11 @@ class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin
     ``thread_idle_seconds`` (a long-lived client unsubscribes the threads it
     used least recently beyond this many, and those idle this long, so the
     server can unload them; the next turn on one resumes it; ``None`` for no
-    idle limit). Raises :class:`TypeError`/:class:`ValueError` for a bad
-    option; does not block.
+    idle limit), ``reconnect`` (websocket and unix socket: ``True`` or a
+    :class:`~codex_sync.reconnect.ReconnectPolicy` re-establishes a dropped
+    connection and resumes every running turn in place; see
+    ``docs/durable.md``). Raises :class:`TypeError`/:class:`ValueError` for a
+    bad option; does not block.
     """
 
     def __init__(
@@ -109,8 +113,12 @@ class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin
         overload_retries: int = 4,
         max_loaded_threads: int = MAX_LOADED_THREADS,
         thread_idle_seconds: Optional[float] = THREAD_IDLE_SECONDS,
+        reconnect: Union[bool, ReconnectPolicy] = False,
     ) -> None:
         transport = as_line_transport(transport)
+        if reconnect and isinstance(transport, StdioTransport):
+            raise ValueError("reconnect= needs a server that outlives the connection (websocket or unix socket); "
+                             "a stdio server ends with its pipe, and its turns with it")
         self.request_timeout = check_timeout(request_timeout, "request_timeout")
         self.inactivity_timeout = check_timeout(inactivity_timeout, "inactivity_timeout")
         self.user_input_response_timeout = check_wait(user_input_response_timeout, "user_input_response_timeout")
@@ -142,6 +150,9 @@ class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin
         )
         self._session.on_server_request = self._requests.dispatch
         self._conversation = Conversation(self._session, self._turns, self, strict=strict)
+        if reconnect:
+            policy = reconnect if isinstance(reconnect, ReconnectPolicy) else ReconnectPolicy()
+            self._session.on_dropped = Reconnector(self._session, policy, self.request_timeout or 30.0).dropped
 
     def _unrouted(self, message: Notification) -> None:
         """On the reader: a notification no turn took (``serverRequest/resolved`` is noted first)."""

@@ -174,12 +174,14 @@ class Connection:
         on_unrouted: Callable[[Notification], None],
         wants_unrouted_deltas: Callable[[], bool] = lambda: True,
         on_server_talk: Optional[Callable[[Notification, bool], None]] = None,
+        on_dropped: Optional[Callable[[CodexTransportError, Dict[str, Subscriber]], bool]] = None,
     ) -> None:
         self._transport = transport
         self._on_server_request = on_server_request
         self._on_unrouted = on_unrouted
         self._wants_unrouted_deltas = wants_unrouted_deltas
         self._on_server_talk = on_server_talk
+        self._on_dropped = on_dropped
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -266,7 +268,8 @@ class Connection:
             log.debug("reader stopped: %r", exc)
         finally:
             reason = self._closing_reason or "the app-server closed the connection"
-            self._fail_all(transport.failure(reason))
+            dropped = self._on_dropped if self._closing_reason is None else None
+            self._fail_all(transport.failure(reason), dropped)
 
     def _dispatch(self, message: protocol.Message) -> None:
         kind = type(message)
@@ -300,15 +303,25 @@ class Connection:
             assert isinstance(message, ServerRequest)
             self._on_server_request(message)
 
-    def _fail_all(self, error: CodexTransportError) -> None:
+    def _fail_all(
+        self,
+        error: CodexTransportError,
+        dropped: Optional[Callable[[CodexTransportError, Dict[str, Subscriber]], bool]] = None,
+    ) -> None:
+        """Fail every pending request, and every subscriber unless ``dropped`` takes them over.
+
+        ``dropped(error, subscribers)`` (a reconnecting session) returns
+        ``True`` when it will re-home the subscribers on a new connection.
+        """
         with self._lock:
             if self._failure is None:
                 self._failure = error
             error = self._failure
             pending = list(self._pending.values())
             self._pending.clear()
-            subscribers = list(self._subscribers.values())
+            by_thread = dict(self._subscribers)
             self._subscribers.clear()
+        subscribers = list(by_thread.values())
         for slot in pending:
             slot.error = error
             if slot.on_reply is not None:
@@ -317,6 +330,12 @@ class Connection:
                 except Exception:  # pragma: no cover - library hooks only
                     log.exception("reply hook of %s failed", slot.method)
             slot.settle()
+        if dropped is not None:
+            try:
+                if dropped(error, by_thread):
+                    subscribers = []
+            except Exception:  # pragma: no cover - library hooks only
+                log.exception("reconnect hook failed")
         for subscriber in subscribers:
             try:
                 subscriber.fail(error)

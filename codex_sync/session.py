@@ -26,11 +26,9 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 from . import protocol
-from ._version import __version__
 from .connection import WAIT_SLICE, Connection, ReplyHook, Subscriber
 from .errors import (
     CodexForkError,
@@ -45,27 +43,14 @@ from .values import InitializeResult
 
 log = logging.getLogger("codex_sync")
 
-DEFAULT_INITIALIZE_PARAMS: Dict[str, Any] = {
-    "protocolVersion": "1",
-    "clientInfo": {"name": "codex_sync", "version": __version__},
-    "capabilities": {
-        "optOutNotificationMethods": [
-            "codex/event/agent_message_content_delta",
-            "codex/event/reasoning_content_delta",
-            "codex/event/item_started",
-            "codex/event/item_completed",
-            "codex/event/task_started",
-            "codex/event/task_complete",
-        ]
-    },
-}
-
 _DIGITS = re.compile(r"\d+")
 _SAID_LIMIT = 1024  # server messages remembered for logging each kind once
 
 # Requests after whose success the thread named in the result is loaded on this connection.
 _LOADS_THREAD = frozenset({protocol.THREAD_START, protocol.THREAD_RESUME, protocol.THREAD_FORK})
 
+# Calls made while the connection is being re-established wait this long for it.
+RECONNECT_WAIT_SECONDS = 30.0
 # A server that loses the CODEX_HOME start-up race is started again this often.
 STARTUP_RACE_RETRIES = 3
 
@@ -98,6 +83,11 @@ class Session:
         self._wants_unrouted_deltas = wants_unrouted_deltas
         # Set by the client before the first start (the dispatcher needs this session first).
         self.on_server_request: Callable[[ServerRequest], None] = self._refuse_server_request
+        # Set by the client to reconnect by itself after a dropped connection (websocket, opt-in).
+        self.on_dropped: Optional[Callable[[CodexTransportError, Dict[str, Subscriber]], None]] = None
+        self._reconnecting = threading.Event()
+        self.reconnector_thread: Optional[threading.Thread] = None  # its calls never wait for itself
+        self._initialize_params: Optional[Dict[str, Any]] = None
         self._lock = threading.Lock()
         self._init_lock = threading.Lock()
         self._state = ClientState.UNOPENED
@@ -120,7 +110,22 @@ class Session:
             on_unrouted=self._unrouted,
             wants_unrouted_deltas=self._wants_unrouted_deltas,
             on_server_talk=self._server_talk,
+            on_dropped=self._dropped,
         )
+
+    def _dropped(self, error: CodexTransportError, subscribers: Dict[str, Subscriber]) -> bool:
+        """On the reader, the stream having ended: hand over to the reconnector, unless closed."""
+        hook = self.on_dropped
+        if hook is None or self._state is not ClientState.OPEN or self._initialize_result is None:
+            return False
+        self._reconnecting.set()
+        hook(error, subscribers)
+        return True
+
+    @property
+    def reconnecting(self) -> bool:
+        """Whether a dropped connection is being re-established."""
+        return self._reconnecting.is_set()
 
     def _unrouted(self, message: Notification) -> None:
         """On the reader: keep the loaded threads true, then pass the notification on."""
@@ -170,8 +175,8 @@ class Session:
 
     @property
     def closed(self) -> bool:
-        """``True`` once closed or once the connection died."""
-        return self._state is ClientState.CLOSED or not self._conn.alive
+        """``True`` once closed or once the connection died (and is not being re-established)."""
+        return self._state is ClientState.CLOSED or (not self._conn.alive and not self._reconnecting.is_set())
 
     @property
     def initialize_result(self) -> Optional[InitializeResult]:
@@ -222,9 +227,45 @@ class Session:
         self.check_pid()
         if self._state is not ClientState.OPEN:
             self.start()
+        if self._reconnecting.is_set() and threading.current_thread() is not self.reconnector_thread:
+            # wait (bounded) for the reconnector instead of failing at once
+            deadline = time.monotonic() + RECONNECT_WAIT_SECONDS
+            while self._reconnecting.is_set() and time.monotonic() < deadline:
+                time.sleep(WAIT_SLICE / 5)
         conn = self._conn
         conn.check_alive()
         return conn
+
+    def replace_connection(self) -> None:
+        """Open a fresh connection to the same server and run ``initialize`` on it (the reconnector's).
+
+        Raises :class:`CodexTransportError` if it cannot (closed meanwhile,
+        server unreachable). The loaded threads are forgotten: the new
+        connection follows none yet.
+        """
+        fresh = self._transport.fresh()
+        if fresh is None or self._initialize_params is None:
+            raise CodexTransportError("this transport cannot reconnect")
+        conn = self._new_connection(fresh)
+        conn.start()
+        try:
+            conn.request(protocol.INITIALIZE, self._initialize_params, RECONNECT_WAIT_SECONDS)
+            conn.notify(protocol.INITIALIZED)
+        except BaseException:
+            conn.close()
+            raise
+        with self._lock:
+            if self._state is ClientState.CLOSED:
+                conn.close()
+                raise CodexTransportError("this client was closed while it reconnected")
+            self._transport, self._conn = fresh, conn
+        with self._loaded_lock:
+            self._loaded.clear()
+            self._resumable.clear()
+
+    def reconnected(self) -> None:
+        """The reconnector is done (succeeded or gave up): calls go on or fail as the connection says."""
+        self._reconnecting.clear()
 
     def close(self, *also: Callable[[], None]) -> None:
         """Close the connection, then run ``also`` (the client's other parts), once.
@@ -285,6 +326,7 @@ class Session:
                     time.sleep(random.uniform(0.1, 0.5) * (attempt + 1))
                     self._respawn()
             self._conn.notify(protocol.INITIALIZED)
+            self._initialize_params = params
             self._initialize_result = InitializeResult.from_result(result or {})
             return self._initialize_result
 
@@ -370,8 +412,11 @@ class Session:
 
     # -- the connection's other parts, for the layers above -----------------------
     def subscribe(self, thread_id: str, subscriber: Subscriber) -> None:
-        """Route ``thread_id``'s notifications to ``subscriber`` (see :class:`Connection`)."""
-        self._conn.subscribe(thread_id, subscriber)
+        """Route ``thread_id``'s notifications to ``subscriber`` on the live connection (see :class:`Connection`).
+
+        Waits for a reconnect in progress; raises :class:`CodexTransportError` if the connection is gone.
+        """
+        self.ready().subscribe(thread_id, subscriber)
 
     def unsubscribe(self, thread_id: str, subscriber: Subscriber) -> None:
         """Stop routing ``thread_id`` to ``subscriber``."""
@@ -440,33 +485,6 @@ class Session:
     def loaded_count(self) -> int:
         """How many threads this connection follows."""
         return len(self._loaded)
-
-
-def merge_initialize_params(params: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The ``initialize`` params: defaults, then the caller's keys (the seed's rules).
-
-    Top-level keys are shallow-merged. If the caller's ``capabilities`` is a
-    dict without ``optOutNotificationMethods``, the default list is added; a
-    caller's list is kept; a ``capabilities`` that is ``None`` or not a dict
-    is sent as given.
-    """
-    merged: Dict[str, Any] = {
-        key: (dict(value) if isinstance(value, dict) else value)
-        for key, value in DEFAULT_INITIALIZE_PARAMS.items()
-    }
-    if params is None:
-        return merged
-    if not isinstance(params, Mapping):
-        raise TypeError(f"params must be a dict or None, not {type(params).__name__}")
-    merged.update(params)
-    caps = merged.get("capabilities")
-    if isinstance(caps, dict) and "optOutNotificationMethods" not in caps:
-        caps = dict(caps)
-        caps["optOutNotificationMethods"] = list(
-            DEFAULT_INITIALIZE_PARAMS["capabilities"]["optOutNotificationMethods"]
-        )
-        merged["capabilities"] = caps
-    return merged
 
 
 def _lost_startup_race(error: CodexTransportError) -> bool:

@@ -200,7 +200,11 @@ class TurnRegistry:
                 self._lock.wait(0.25)
             state = TurnState(thread_id, self._finished)
             self._active[thread_id] = state
-        self._session.subscribe(thread_id, state)
+        try:
+            self._session.subscribe(thread_id, state)
+        except BaseException as exc:
+            state.refuse(exc)  # frees the thread
+            raise
         return state
 
     def _finished(self, state: TurnState) -> None:
