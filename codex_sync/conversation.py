@@ -252,8 +252,11 @@ class Conversation:
         """
         try:
             return find_turn(self._turns, continuation), continuation.cursor
-        except CodexUnknownContinuationError:
-            pass
+        except CodexUnknownContinuationError as exc:
+            if self._turns.was_cancelled(continuation.turn_id):
+                raise CodexUnknownContinuationError(
+                    f"unknown continuation for turn {continuation.turn_id}: this client cancelled it"
+                ) from exc
         return self.adopt(continuation), 0
 
     def adopt(self, continuation: ChatContinuation) -> TurnState:
@@ -279,8 +282,9 @@ class Conversation:
         except CodexProtocolError as exc:
             state.refuse(exc)
             raise CodexUnknownContinuationError(
-                f"cannot continue turn {turn_id}: the app-server cannot load thread {thread_id} ({exc.message}); "
-                "was it restarted with another CODEX_HOME, or the thread deleted?",
+                f"unknown continuation for turn {turn_id}: it is not one this client runs (nor one it "
+                f"keeps: finished, read or expired), and the app-server cannot load thread {thread_id} "
+                f"({exc.message}); was it restarted with another CODEX_HOME, or the thread deleted?",
                 code=exc.code, data=exc.data,
             ) from exc
         except BaseException as exc:
@@ -289,7 +293,8 @@ class Conversation:
         turns = [t for t in (page or {}).get("data") or [] if isinstance(t, dict) and t.get("id") == turn_id]
         if not turns:
             error = CodexUnknownContinuationError(
-                f"cannot continue turn {turn_id}: thread {thread_id} has no such turn on this app-server "
+                f"unknown continuation for turn {turn_id}: it is not one this client runs (nor one it keeps: "
+                f"finished, read or expired), and thread {thread_id} has no such turn on this app-server "
                 "(was it restarted? turns that were running when it stopped are gone)"
             )
             state.refuse(error)

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from . import protocol
-from .approvals import ServerRequestView, run_handler
 
 
 class ServerOpsMixin:
-    """``model/list``, ``command/exec``, ``config/*``, and answering a manual approval step."""
+    """``model/list``, ``command/exec``, ``config/*``."""
 
     def _call(
         self, method: str, params: Dict[str, Any], timeout: Optional[float] = None, *, extra_seconds: float = 0.0
@@ -128,14 +127,3 @@ class ServerOpsMixin:
             params["expectedVersion"] = expected_version
         result: Dict[str, Any] = self._call(protocol.CONFIG_BATCH_WRITE, params)
         return result
-
-    def respond_approval(self, request: ServerRequestView, decision: Any) -> None:
-        """Answer a request received as a manual ``approval`` step.
-
-        ``decision`` is what a handler would return (``True``, ``"accept"``,
-        ``{"question_id": "answer"}`` for questions, ...). Thread-safe; a
-        second answer is ignored. Does not block beyond sending the answer.
-        """
-        if not isinstance(request, ServerRequestView):
-            raise TypeError("request must be the step.request of an approval step")
-        run_handler(request, lambda _request: decision)

@@ -72,6 +72,7 @@ class TurnRegistry:
         self._by_turn_id: Dict[str, TurnState] = {}
         self._overrides: Dict[str, TurnOverrides] = {}
         self._handlers: OrderedDict[str, Handlers] = OrderedDict()
+        self._cancelled: OrderedDict[str, None] = OrderedDict()  # turn ids cancel() ended here (bounded)
         self._last_prune = time.monotonic()
         self._janitor_jobs: queue.SimpleQueue[Union[TurnState, str, None]] = queue.SimpleQueue()
         self._janitor: Optional[threading.Thread] = None
@@ -276,6 +277,11 @@ class TurnRegistry:
             raise ValueError(f"continuation cursor {continuation.cursor} is out of range")
         return state
 
+    def was_cancelled(self, turn_id: str) -> bool:
+        """Whether :meth:`cancel` ended this turn on this client (its continuations are spent)."""
+        with self._lock:
+            return turn_id in self._cancelled
+
     def thread_of_turn(self, turn_id: str) -> Optional[str]:
         """The codex thread of a turn this client knows, if any."""
         with self._lock:
@@ -390,6 +396,10 @@ class TurnRegistry:
         for message in state.events[cursor:]:
             transcript.fold(message)
         self.forget(state)
+        with self._lock:
+            self._cancelled[state.turn_id or ""] = None
+            while len(self._cancelled) > THREAD_HANDLERS_LIMIT:
+                self._cancelled.popitem(last=False)
         if state.failure is not None and state.status is None:
             raise CodexTransportError(f"the connection died before turn {state.turn_id} ended") from state.failure
         return CancelResult(

@@ -206,7 +206,7 @@ def test_values_dump_like_pydantic_models() -> None:
     assert result.model_dump(include={"turn_id"}) == {"turn_id": "turn-1"}
     assert "usage" not in result.model_dump(exclude_none=True)
     assert ChatContinuation(T, "u", 3, "once").model_dump() == {"thread_id": T, "turn_id": "u", "cursor": 3,
-                                                                "mode": "once"}
+                                                                "mode": "once", "seen_items": []}
 
 
 # -- item 6: cancel -----------------------------------------------------------------------
@@ -492,7 +492,7 @@ def test_the_seed_shaped_transports_wrap_codex_syncs_own() -> None:
     with pytest.raises(CodexTransportError):
         ws.send({"jsonrpc": "2.0", "id": 1, "method": "ping"})
     client = CodexClient(seed_stdio)
-    assert isinstance(client._transport, StdioTransport)  # used directly: nothing is decoded twice
+    assert isinstance(client._session.transport, StdioTransport)  # used directly: nothing is decoded twice
 
 
 def test_collaboration_mode_objects_go_out_on_turn_start() -> None:
