@@ -136,8 +136,11 @@ class Expiry:
                 log.exception("expiry callback failed")
 
     def close(self) -> None:
-        """Stop the thread; callbacks not run yet are dropped. Idempotent, any thread."""
+        """Stop the thread (joined, 2 s at most); callbacks not run yet are dropped. Idempotent, any thread."""
         with self._cond:
             self._closed = True
             self._heap.clear()
             self._cond.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(2.0)

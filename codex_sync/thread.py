@@ -127,7 +127,8 @@ class ThreadHandle:
         approval_handler: Any = None,
         user_input_handler: Any = None,
     ) -> ChatResult:
-        """:meth:`CodexClient.chat_once` on this thread."""
+        """:meth:`CodexClient.chat_once` on this thread (``inactivity_timeout=None``: the client's;
+        ``codex_sync.NO_TIMEOUT``: no limit)."""
         return self.client.chat_once(
             text, user=user, metadata=metadata, turn_overrides=turn_overrides,
             inactivity_timeout=inactivity_timeout, continuation=continuation, on_delta=on_delta,
@@ -148,7 +149,8 @@ class ThreadHandle:
         approval_handler: Any = None,
         user_input_handler: Any = None,
     ) -> ChatStream:
-        """:meth:`CodexClient.chat` on this thread."""
+        """:meth:`CodexClient.chat` on this thread (``inactivity_timeout=None``: the client's;
+        ``codex_sync.NO_TIMEOUT``: no limit)."""
         return self.client.chat(
             text, user=user, metadata=metadata, turn_overrides=turn_overrides,
             inactivity_timeout=inactivity_timeout, continuation=continuation, on_delta=on_delta,
@@ -195,7 +197,9 @@ class ThreadHandle:
     def compact(self, *, wait: bool = False, timeout: Optional[float] = None) -> Any:
         """Start compacting the context; the raw result (see :meth:`CodexClient.compact_thread`).
 
-        With ``wait=True``, returns once the compaction turn has ended.
+        With ``wait=True``, returns once the compaction turn has ended, within
+        ``timeout`` (``None``: the client's ``request_timeout``;
+        ``codex_sync.NO_TIMEOUT``: no limit).
         """
         return self.client.compact_thread(self.thread_id, timeout, wait=wait)
 

@@ -225,8 +225,10 @@ class TurnOpsMixin:
         ``{"type": "commit", "sha": ..., "title": ...}`` or
         ``{"type": "custom", "instructions": ...}``. ``delivery`` may be
         ``"inline"`` (the only value today's server accepts) or ``None``.
-        The review's findings arrive as an ``exitedReviewMode`` step. Blocks
-        until the review has started; raises :class:`TypeError` for a bad
+        The review's findings arrive as an ``exitedReviewMode`` step.
+        ``inactivity_timeout`` and ``on_delta`` as for :meth:`chat` (``None``:
+        the client's; ``codex_sync.NO_TIMEOUT``: no limit). Blocks until the
+        review has started; raises :class:`TypeError` for a bad
         ``target``, :class:`CodexProtocolError` if the server refuses. Any
         thread (iterate the stream from one at a time).
         """

@@ -230,6 +230,9 @@ def test_an_unanswered_question_gets_an_error_after_the_response_timeout() -> No
         request = _first(client.user_input_requests())
         with pytest.raises(CodexProtocolError, match="no longer pending"):
             client.respond_user_input_other(request, question_id="q1", freeform="too late")
+        expiry = [t for t in threading.enumerate() if t.name == "codex-sync-expiry"]
+        assert expiry  # one clock thread for the client's held questions
+    assert not any(t.is_alive() for t in expiry)  # joined by close()
 
 
 def test_zero_response_timeout_answers_an_error_at_once_and_none_waits_for_ever() -> None:
