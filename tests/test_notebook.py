@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import sys
 import time
 from pathlib import Path
@@ -54,15 +55,33 @@ def _text(output: Dict[str, Any]) -> str:
     return "\n".join(str(data[key]) for key in ("text/markdown", "text/html", "text/plain") if key in data)
 
 
+class _RecordingClient(nbclient.NotebookClient):  # type: ignore[misc]
+    """Records every iopub message per cell id, to see the display being updated in place."""
+
+    def process_message(self, msg: Dict[str, Any], cell: Any, cell_index: int) -> Any:
+        RECORDED.setdefault(cell.get("id"), []).append(msg)
+        return super().process_message(msg, cell, cell_index)
+
+
+RECORDED: Dict[str, List[Dict[str, Any]]] = {}
+
+
+def _html(outputs: List[Any]) -> List[str]:
+    return ["".join(o["data"]["text/html"]) for o in outputs
+            if o.get("output_type") in ("display_data", "execute_result") and "text/html" in o.get("data", {})]
+
+
 def test_notebook_runs_and_renders(tmp_path: Path) -> None:
     nb = nbformat.read(str(NOTEBOOK), as_version=4)
     first = nb.cells[0]
     assert first.cell_type == "code"
     assert "ScriptedModel()" in first.source and "AppServer(model" in first.source
     assert "client = server.client(" in first.source
+    assert "from codex_sync.notebook import live, show" in first.source
     assert "client.close()" in nb.cells[-1].source and "server.close()" in nb.cells[-1].source
 
-    client = nbclient.NotebookClient(
+    RECORDED.clear()
+    client = _RecordingClient(
         nb, km=_kernel_manager(tmp_path), timeout=60, startup_timeout=60,
         resources={"metadata": {"path": str(tmp_path)}},
     )
@@ -78,28 +97,53 @@ def test_notebook_runs_and_renders(tmp_path: Path) -> None:
         if cell.cell_type == "code":
             assert not [o for o in cell.outputs if o.output_type == "error"], (cid, outputs[cid])
 
-    # chat_once: the result renders as Markdown with the answer.
-    chat_once = cells["chat-once"].outputs
-    assert any("text/markdown" in o.get("data", {}) for o in chat_once)
-    assert "echo: Hello from a notebook" in outputs["chat-once"]
+    def updates(cid: str) -> List[str]:
+        """The HTML of each in-place update of the cell's display, in order."""
+        return ["".join(m["content"]["data"]["text/html"]) for m in RECORDED.get(cid, [])
+                if m["msg_type"] == "update_display_data"]
 
-    # chat(): one rendered output per step, the command and the answer among them.
-    steps = outputs["chat-steps"]
-    assert "**exec**" in steps and "echo hello from a real codex app-server" in steps
-    assert "**thinking**" in steps and "**codex**" in steps and "The command printed a greeting." in steps
+    # chat_once through show(): one output area, the answer in its box, no "0 tokens".
+    (once,) = _html(cells["chat-once"].outputs)
+    assert "class='codex-sync-answer'" in once and "echo: Hello from a notebook</div>" in once
+    assert "tokens" not in once  # the scripted model reports zero usage: say nothing rather than "0 tokens"
+    assert "completed</b>" in once and "2 steps" in once
 
-    assert "echo: Stream this answer, please" in outputs["deltas"]
+    # show(client.chat(...)): one output updated in place as steps completed; output folded in <details>.
+    (steps,) = _html(cells["chat-steps"].outputs)
+    assert len(cells["chat-steps"].outputs) == 1
+    assert len(updates("chat-steps")) >= 4, updates("chat-steps")
+    assert steps.count("<details>") == 2
+    assert re.search(r"<details><summary[^>]*>output \(1 line\)</summary><pre[^>]*>hello from a real codex "
+                     r"app-server</pre></details>", steps), steps
+    assert "exec failed" in steps and "failed (exit 2)</b>" in steps and "No such file or directory" in steps
+    assert "I should run the commands, then report what they printed.</i>" in steps
+    assert "The first command printed a greeting; the second found no file.</div>" in steps
+    assert "running…" in updates("chat-steps")[0] and "running…" not in steps
+    assert "completed | The first command printed a greeting" in outputs["view-values"]
 
-    # Inactivity: the first call timed out, the continuation got the whole turn.
+    # on_delta=live(): the text was drawn while being written, in the same output area.
+    (streamed,) = _html(cells["deltas"].outputs)
+    assert len(cells["deltas"].outputs) == 1
+    partial = [h for h in updates("deltas") if "Streaming: each piece" in h and "writes it." not in h]
+    assert partial and "▍" in partial[0], updates("deltas")
+    assert streamed.count("Streaming: each piece of this answer shows up as soon as the model writes it.") == 1
+    assert "'Strea" not in outputs["deltas"]  # no chunk reprs
+    # Evaluated in a later cell, the view draws its final state again.
+    (again,) = _html(cells["redisplay"].outputs)
+    assert "shows up as soon as the model writes it.</div>" in again
+
+    # Inactivity: the first call timed out, the continuation got the whole turn; show(result) as the
+    # cell's last expression is drawn once (its return value is not drawn a second time).
     assert "quiet for" in outputs["continuation"] and "still running" in outputs["continuation"]
-    assert "Finally done: this answer took its time." in outputs["continuation"]
+    (slow,) = _html(cells["continuation"].outputs)
+    assert "Finally done: this answer took its time." in slow
 
     # Manual approval: the request was shown, approved, and the command ran.
     approval = outputs["approval"]
-    assert "CommandApprovalRequest" in approval and "item/commandExecution/requestApproval" in approval
-    assert "The file is outside the workspace." in approval
-    assert "Created it." in approval
-    assert "exists: True" in approval
+    assert "asked: run `/bin/bash -lc 'touch " in approval
+    (drawn,) = _html(cells["approval"].outputs)
+    assert "approval</span>" in drawn and "The file is outside the workspace." in drawn
+    assert "Created it." in drawn and "exists: True" in approval
 
 
 SETUP = """
@@ -204,3 +248,57 @@ def test_interrupting_a_cell_stops_the_turn_and_keeps_the_client(tmp_path: Path)
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+# -- codex_sync.notebook outside a notebook (this process has no IPython kernel) ------------------
+def test_show_prints_plain_lines_outside_a_notebook(
+    scripted_model: Any, stdio_app_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codex_sync.notebook import LiveView, live, show
+    from codex_sync.testing import exec_command, failed, text
+
+    scripted_model.on("story", text("Once upon a time.", deltas=["Once ", "upon ", "a time."], usage=(3, 4)))
+    scripted_model.on("fail", exec_command("echo oops; exit 3"), text("It failed."))
+    scripted_model.on("break", failed("the model is down"))
+    with stdio_app_server.client() as client:
+        view = show(client.chat("a story", on_delta=live()))
+        assert capsys.readouterr().out == "[userMessage] a story\n[codex] Once upon a time.\n=== Once upon a time.\n"
+        assert isinstance(view, LiveView) and view.status == "completed"
+        assert view.final_text == "Once upon a time." and [s.step_type for s in view.steps] == ["userMessage", "codex"]
+        assert view.usage is not None and view.usage.total_tokens == 7 and "7 tokens" in view.plain()
+
+        result = client.chat_once("fail please")
+        show(result)
+        out = capsys.readouterr().out
+        assert "[exec failed, exit 3] /bin/bash -lc 'echo oops; exit 3'\n    > oops\n" in out
+        assert out.endswith("=== It failed.\n")
+        assert "tokens" not in show(result).plain()  # zero usage reported: no "0 tokens"
+        capsys.readouterr()
+
+        from codex_sync import CodexTurnFailedError
+
+        with pytest.raises(CodexTurnFailedError):
+            show(client.chat("break it"))
+        broken = capsys.readouterr().out
+        assert broken.rstrip().endswith("the model is down)") and "(failed: turn " in broken
+
+        with pytest.raises(TypeError, match="show\\(\\) takes what chat\\(\\)"):
+            show("not a turn")
+
+
+@pytest.mark.codex_app_server(approval_policy="on-request", sandbox_mode="workspace-write")
+def test_show_declines_what_it_cannot_ask(scripted_model: Any, stdio_app_server: Any, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import codex_sync
+    from codex_sync.notebook import show
+    from codex_sync.testing import exec_command, text
+
+    target = tmp_path / "never-made"
+    scripted_model.on("touch", exec_command(f"touch {target}", escalated=True), text("Could not."))
+    with stdio_app_server.client() as client:
+        view = show(client.chat("touch it", approval_handler=codex_sync.MANUAL))
+    out = capsys.readouterr().out
+    assert not target.exists()
+    assert view.status == "completed" and view.final_text == "Could not."
+    assert any("show() cannot ask" in note for note in view.notes)
+    assert "[approval] run `/bin/bash -lc 'touch " in out and "[exec declined] " in out
