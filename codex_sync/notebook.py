@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from .approvals import ApprovalRequest, ServerRequestView
 from .chat import ChatStream
-from .cli import step_status, step_tag
+from .cli_output import step_status, step_tag
 from .errors import CodexTurnInactiveError
 from .values import CancelResult, ChatResult, ConversationStep, TextDelta, TokenUsage
 
@@ -205,7 +205,7 @@ class LiveView:
     def _open(self) -> None:
         shell = _ipython()
         if shell is None:
-            from .cli import TextOutput
+            from .cli_output import TextOutput
 
             self._plain = TextOutput(sys.stdout, sys.stderr, stream=True, progress=False, quiet=False,
                                      show_data=False, color=False)

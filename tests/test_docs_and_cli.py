@@ -236,7 +236,7 @@ def test_hand_written_reference_entries_match_the_code(site: Path) -> None:
         text = reference[f"codex_sync.config.{alias}"].description
         for value in get_args(getattr(codex_sync.config, alias)):
             assert f'"{value}"' in text, (alias, value, text)
-    assert f'"{codex_sync.testing.CODEX_ENV_VAR}"' in reference["codex_sync.testing.launcher.CODEX_ENV_VAR"].description
+    assert f'"{codex_sync.testing.CODEX_ENV_VAR}"' in reference["codex_sync.testing.binary.CODEX_ENV_VAR"].description
 
 
 _OVERFLOW_SCRIPT = """<script>
