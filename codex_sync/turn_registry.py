@@ -405,8 +405,8 @@ class TurnRegistry:
         return CancelResult(
             thread_id=state.thread_id,
             turn_id=state.turn_id or "",
-            steps=tuple(transcript.steps),
-            raw_events=tuple(transcript.raw_events),
+            steps=list(transcript.steps),
+            raw_events=list(transcript.raw_events),
             was_completed=state.status == "completed" or (was_finished and state.status != "interrupted"),
             was_interrupted=state.status == "interrupted",
         )

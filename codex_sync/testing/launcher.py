@@ -29,6 +29,7 @@ What the binary does with its home, as seen with ``codex-cli 0.163.0``:
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import secrets
 import shutil
@@ -67,6 +68,16 @@ def _close_all() -> None:
 
 
 atexit.register(_close_all)
+
+
+class _MockModelWarningFilter(logging.Filter):
+    """Drops codex's warning that the kit's ``mock-model`` has no model metadata (true, and harmless here)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Model metadata for `mock-model` not found" not in record.getMessage()
+
+
+_MOCK_WARNING_FILTER = _MockModelWarningFilter()
 
 
 class AppServer:
@@ -158,6 +169,7 @@ class AppServer:
                 raise RuntimeError("AppServer is already started")
             self._started = True
         binary = codex_binary()
+        logging.getLogger("codex_sync").addFilter(_MOCK_WARNING_FILTER)  # (once: filters are a set-like list)
         url = self._model.url if isinstance(self._model, ScriptedModel) else self._model
         self._root = Path(tempfile.mkdtemp(prefix="codex-sync-test-"))
         _LIVE.add(self)
