@@ -116,6 +116,7 @@ class Section(NamedTuple):
     kind: str  # class, function, method, attribute, module; "" for a hand-written heading
     signature: str
     description: str
+    bases: str
 
 
 class _Sections(HTMLParser):
@@ -142,7 +143,7 @@ class _Sections(HTMLParser):
         found = dict(attrs)
         role = self._role(tag, found)
         if role == "heading":
-            self.sections.append({"id": found["id"], "kind": "", "signature": "", "description": ""})
+            self.sections.append({"id": found["id"], "kind": "", "signature": "", "description": "", "bases": ""})
         if tag == "code" and self.sections and any(r == "heading" for _, r in self.stack):
             for cls in (found.get("class") or "").split():
                 if cls.startswith("doc-symbol-") and cls != "doc-symbol-heading":
@@ -162,6 +163,8 @@ class _Sections(HTMLParser):
         roles = {r for _, r in self.stack}
         if "signature" in roles:
             self.sections[-1]["signature"] += data
+        elif "bases" in roles:
+            self.sections[-1]["bases"] += data
         elif "prose" in roles and "bases" not in roles and "heading" not in roles:
             self.sections[-1]["description"] += data
 
@@ -169,7 +172,7 @@ class _Sections(HTMLParser):
 def _sections(page: Path) -> Dict[str, Section]:
     parser = _Sections()
     parser.feed(page.read_text(encoding="utf-8"))
-    return {s["id"]: Section(s["id"], s["kind"], s["signature"], " ".join(s["description"].split()))
+    return {s["id"]: Section(s["id"], s["kind"], s["signature"], " ".join(s["description"].split()), s["bases"])
             for s in parser.sections}
 
 
@@ -210,9 +213,10 @@ def test_reference_documents_every_public_name(site: Path) -> None:
                and any(part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
                        for part in i.split("."))]
     assert not private, f"private objects in the reference: {private}"
-    internal = {i: s.signature for i, s in reference.items()
-                if any(re.search(rf"\b{t}\b", s.signature) for t in INTERNAL_TYPES)}
-    assert not internal, f"signatures naming internal types (constructors users never call): {internal}"
+    internal = {i: s.signature + s.bases for i, s in reference.items()
+                if any(re.search(rf"\b{t}\b", s.signature + s.bases) for t in INTERNAL_TYPES)
+                or re.search(r"(?<![\w.])_[A-Za-z]\w*", s.signature + s.bases)}
+    assert not internal, f"signatures or bases naming internal or private types: {internal}"
     page = (site / "reference" / "index.html").read_text(encoding="utf-8")
     for mixin in ("ConversationMixin", "ThreadOpsMixin", "ServerOpsMixin"):
         assert mixin not in page, f"{mixin} shows in the reference"
