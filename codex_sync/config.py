@@ -250,7 +250,7 @@ def check_count(value: Any, name: str, minimum: int = 0) -> int:
     """Check a count argument: an int (not a bool) of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, not {value!r}")
-    return value
+    return int(value)
 
 
 def check_id(value: Any, name: str) -> str:
