@@ -2,7 +2,7 @@
 
 Each test runs the CLI in a detached tmux session on a private socket (so no
 other tmux server is touched), 120x40, and reads the screen with
-``capture-pane -p``. The CLI talks to the real ``codex app-server`` against
+``capture-pane -p -J``. The CLI talks to the real ``codex app-server`` against
 the scripted model, with the test server's throw-away HOME. Skipped when tmux
 is missing (``.ci/run`` installs it).
 """
@@ -41,7 +41,7 @@ class Terminal:
         return proc.stdout
 
     def screen(self) -> str:
-        return self.tmux("capture-pane", "-p", "-t", self.name)
+        return self.tmux("capture-pane", "-p", "-J", "-t", self.name)  # -J: wrapped lines joined
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.name, *keys)
