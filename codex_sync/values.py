@@ -148,14 +148,56 @@ class ConversationStep(_Model):
     request: Any = field(default=None, repr=False, metadata=_NOT_DUMPED)
     status: str = field(default="completed", repr=False)
 
+    def _outcome(self) -> Optional[str]:
+        """``"declined"``/``"failed"`` when the item did not do its job (status, success, exit code)."""
+        item = self.data.get("item") if isinstance(self.data, dict) else None
+        if not isinstance(item, dict):
+            return None
+        status = item.get("status")
+        if status in ("declined", "failed"):
+            return str(status)
+        if item.get("success") is False:
+            return "failed"
+        code = item.get("exitCode")
+        return "failed" if isinstance(code, int) and code != 0 else None
+
+    def _output(self) -> str:
+        item = self.data.get("item") if isinstance(self.data, dict) else None
+        output = item.get("aggregatedOutput") if isinstance(item, dict) and self.step_type == "exec" else None
+        return output.strip("\n") if isinstance(output, str) else ""
+
+    def _label(self) -> str:
+        outcome = self._outcome()
+        item = self.data.get("item") if isinstance(self.data, dict) else None
+        code = item.get("exitCode") if isinstance(item, dict) else None
+        if outcome == "failed" and isinstance(code, int):
+            return f"{self.step_type} failed (exit {code})"
+        return f"{self.step_type} {outcome}" if outcome else self.step_type
+
+    def _folded_output(self, style: str = "") -> str:
+        output = self._output()
+        if not output:
+            return ""
+        lines = output.splitlines()
+        return (f"<details><summary>output ({len(lines)} line{'s' if len(lines) != 1 else ''})</summary>"
+                f"<pre{style}>{html.escape(output)}</pre></details>")
+
     def _repr_markdown_(self) -> str:
         body = self.text if self.step_type != "exec" else f"```\n{self.text}\n```"
-        return f"**{self.step_type}** `{self.item_type}`\n\n{body}"
+        folded = self._folded_output()  # HTML inside Markdown: folded, and safe whatever the output holds
+        if folded:
+            body += "\n\n" + folded
+        return f"**{self._label()}** `{self.item_type}`\n\n{body}"
 
     def _repr_html_(self) -> str:
+        label = html.escape(self._label())
+        if self._outcome() is not None:
+            label = f"<span style='color:#c92a2a'>{label}</span>"
+        folded = self._folded_output(" style='white-space:pre-wrap'")
         return (
-            f"<div><b>{html.escape(self.step_type)}</b> <code>{html.escape(self.item_type)}</code>"
-            f"<pre style='white-space:pre-wrap'>{html.escape(self.text)}</pre></div>"
+            f"<div><b>{label}</b> <code>{html.escape(self.item_type)}</code>"
+            f"<pre style='white-space:pre-wrap'>{html.escape(self.text)}</pre>"
+            f"{folded}</div>"
         )
 
 
@@ -267,7 +309,7 @@ class ChatResult(_Model):
 
     def _repr_markdown_(self) -> str:
         lines = [self.final_text, "", f"<sub>thread `{self.thread_id}` · turn `{self.turn_id}`"]
-        if self.usage is not None:
+        if self.usage is not None and self.usage.total_tokens:  # zeros: the model reported no usage
             lines[-1] += f" · {self.usage.total_tokens} tokens"
         lines[-1] += f" · {len(self.steps)} steps</sub>"
         return "\n".join(lines)
@@ -294,11 +336,17 @@ class TextDelta(NamedTuple):
     """A piece of live text, passed to ``on_delta`` callbacks in the caller's thread.
 
     ``kind`` is the step type the text belongs to (``codex``, ``thinking``,
-    ``exec``, ``file`` or ``plan``); ``method`` the notification it came from.
-    Each delta of a turn is passed once, even across continuations.
+    ``exec``, ``file`` or ``plan``); ``item_id`` the item it is part of (the
+    ``item_id`` of the step that completes it); ``delta`` the text itself;
+    ``method`` the notification it came from. Each delta of a turn is passed
+    once, even across continuations.
     """
 
     kind: str
+    """The step type the text belongs to: ``codex``, ``thinking``, ``exec``, ``file`` or ``plan``."""
     item_id: Optional[str]
+    """The item the text is part of: the ``item_id`` of the step that will complete it."""
     delta: str
+    """The piece of text."""
     method: str
+    """The notification it came from, e.g. ``item/agentMessage/delta``."""
