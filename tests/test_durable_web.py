@@ -32,7 +32,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def web(scripted_model: ScriptedModel) -> Iterator[str]:
+def web(scripted_model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """gunicorn -w 2 serving the example, against a shared websocket app-server; yields its base URL."""
     for _ in range(2):  # (the Chromium test runs the turn twice: once for the DOM, once for the picture)
         scripted_model.on("several slow steps", exec_command("sleep 0.5; echo one"),
@@ -45,10 +45,11 @@ def web(scripted_model: ScriptedModel) -> Iterator[str]:
         port = _free_port()
         env = {**os.environ, "CODEX_APP_SERVER_WS_URL": server.url, "CODEX_APP_SERVER_TOKEN": server.token or "",
                "PYTHONPATH": str(ROOT)}
+        log = open(tmp_path_factory.mktemp("gunicorn") / "errors.log", "w+")  # read on failure
         proc = subprocess.Popen(
             [gunicorn, "-w", "2", "-k", "gthread", "--threads", "8", "--bind", f"127.0.0.1:{port}",
              "--chdir", str(ROOT / "examples"), "--graceful-timeout", "2", "durable_web:app"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env, stdout=subprocess.DEVNULL, stderr=log, text=True,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -61,6 +62,10 @@ def web(scripted_model: ScriptedModel) -> Iterator[str]:
                     time.sleep(0.1)
             yield base
         finally:
+            log.seek(0)
+            logged = log.read()
+            if "Traceback" in logged:  # shown with the failing test's teardown output
+                print("gunicorn's log:\n" + logged[-5000:])
             proc.terminate()
             try:
                 proc.wait(10)
