@@ -2,6 +2,8 @@
 
     python benchmarks/run.py [--quick] [--json OUT.json] [--only flood,round_trip,...]
                              [--no-others] [--async-sdk-python PYTHON]
+    python benchmarks/run.py --scale [--quick] [--only concurrent,memory,longlived,startup]
+                             [--sizes 100,250,500,1000] [--modes pool,roundrobin] [--profile]
 
 See benchmarks/README.md for what each workload measures and the targets.
 """
@@ -23,11 +25,12 @@ from typing import Any, Callable, Dict, List, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import others, workloads  # noqa: E402
+from benchmarks import others, scale, workloads  # noqa: E402
 
 JsonDict = Dict[str, Any]
 WORKLOADS = ("flood", "round_trip", "many_threads", "idle", "big_message")
 DEFAULT_JSON = ROOT / "benchmarks" / "out" / "results.json"
+SCALE_JSON = ROOT / "benchmarks" / "out" / "scale.json"
 
 
 @dataclass(frozen=True)
@@ -201,14 +204,28 @@ def render(results: JsonDict, other: JsonDict, verdicts: List[JsonDict]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="codex_sync benchmarks against a stand-in app-server")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and shorter waits (~1 min)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write (default {DEFAULT_JSON})")
-    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    parser.add_argument("--json", type=Path, default=None,
+                        help=f"where to write (default {DEFAULT_JSON}, with --scale {SCALE_JSON})")
+    parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(WORKLOADS)} "
+                                                   f"(with --scale: of {','.join(scale.SCALE_WORKLOADS)})")
+    parser.add_argument("--scale", action="store_true",
+                        help="run the scale workloads instead (real codex app-server; long: run under "
+                             "flock /tmp/heavy.lock on a shared machine)")
+    parser.add_argument("--sizes", default="", help="--scale: open-turn counts (default 100,250,500,1000; "
+                                                    "--quick 50,100)")
+    parser.add_argument("--modes", default="pool,roundrobin", help="--scale: pool and/or roundrobin")
+    parser.add_argument("--interval", type=float, default=0.005,
+                        help="--scale: seconds between first messages in the trickle (default 0.005)")
+    parser.add_argument("--profile", action="store_true",
+                        help="--scale: run the largest concurrent size under py-spy (needs py-spy on PATH)")
     parser.add_argument("--no-others", action="store_true", help="skip openai-codex / codex-app-server-sdk")
     parser.add_argument("--async-sdk-python", default=os.environ.get("CODEX_BENCH_ASYNC_PYTHON"),
                         help="a Python >= 3.12 with codex-app-server-sdk installed "
                              "(default $CODEX_BENCH_ASYNC_PYTHON)")
     args = parser.parse_args(argv)
     only = [w for w in args.only.split(",") if w]
+    if args.scale:
+        return main_scale(parser, args, only)
     unknown = set(only) - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
@@ -234,10 +251,42 @@ def main(argv: Optional[List[str]] = None) -> int:
     if busy > (meta["cpus"] or 1) * 0.75:
         print(f"\nWARNING: the machine was busy (load average up to {busy:.2f} on {meta['cpus']} CPUs): "
               "wall times are inflated; compare ratios and CPU times, or rerun when it is quiet.")
+    args.json = args.json or DEFAULT_JSON
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"\nJSON: {args.json}  ({meta['elapsed_s']:.0f} s; load average now "
           f"{meta['loadavg_after'][0]:.2f})")
+    return 0
+
+
+def main_scale(parser: argparse.ArgumentParser, args: argparse.Namespace, only: List[str]) -> int:
+    unknown = set(only) - set(scale.SCALE_WORKLOADS)
+    if unknown:
+        parser.error(f"unknown scale workloads: {', '.join(sorted(unknown))}")
+    modes = [m for m in args.modes.split(",") if m]
+    if set(modes) - {"pool", "roundrobin"}:
+        parser.error("--modes takes pool and/or roundrobin")
+    sizes = [int(n) for n in args.sizes.split(",") if n] or None
+    started = time.perf_counter()
+    meta = _meta(args.quick)
+    print(f"codex_sync scale benchmarks ({'quick' if args.quick else 'full'}), load average "
+          f"{meta['loadavg_before'][0]:.2f} on {meta['cpus']} CPUs", file=sys.stderr)
+    profile_dir = ROOT / "benchmarks" / "out" if args.profile else None
+    results = scale.run_scale(args.quick, only, sizes, modes, args.interval, args.async_sdk_python, profile_dir)
+    verdicts = scale.verdicts(results)
+    meta["loadavg_after"] = list(os.getloadavg())
+    meta["elapsed_s"] = time.perf_counter() - started
+    print(scale.render(results, verdicts))
+    for run in results.get("concurrent", []):
+        profile = Path(run["profile"]) if run.get("profile") else None
+        if profile is not None and profile.exists():
+            print("\nWhere the GIL went (py-spy --gil):\n" + scale.summarize_profile(profile))
+    path = args.json or SCALE_JSON
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, "results": results, "targets": verdicts}, indent=2) + "\n",
+                    encoding="utf-8")
+    print(f"\nJSON: {path}  ({meta['elapsed_s']:.0f} s; load average {meta['loadavg_before'][0]:.2f} before, "
+          f"{meta['loadavg_after'][0]:.2f} now)")
     return 0
 
 
