@@ -300,7 +300,9 @@ def demo_command(cmd: Optional[str]) -> Tuple[List[str], str, Optional[str]]:
 def run_demo(args: argparse.Namespace, output: Output) -> int:
     """Start a real app-server on a scripted model, with a throw-away home, and show one rich turn."""
     from .testing import ScriptedModel, exec_command, reasoning, text, write_codex_home
+    from .testing.launcher import hide_mock_model_warning
 
+    hide_mock_model_warning()  # the scripted model has no model metadata; codex says so for every thread
     command, source, path_dir = demo_command(args.cmd)
     with ExitStack() as stack:
         model = stack.enter_context(ScriptedModel())

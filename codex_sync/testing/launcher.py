@@ -80,6 +80,11 @@ class _MockModelWarningFilter(logging.Filter):
 _MOCK_WARNING_FILTER = _MockModelWarningFilter()
 
 
+def hide_mock_model_warning() -> None:
+    """Stop logging codex's warning that the kit's ``mock-model`` has no metadata (idempotent; any thread)."""
+    logging.getLogger("codex_sync").addFilter(_MOCK_WARNING_FILTER)
+
+
 class AppServer:
     """A real ``codex app-server`` wired to a fake model, with a throw-away home.
 
@@ -169,7 +174,7 @@ class AppServer:
                 raise RuntimeError("AppServer is already started")
             self._started = True
         binary = codex_binary()
-        logging.getLogger("codex_sync").addFilter(_MOCK_WARNING_FILTER)  # (once: filters are a set-like list)
+        hide_mock_model_warning()
         url = self._model.url if isinstance(self._model, ScriptedModel) else self._model
         self._root = Path(tempfile.mkdtemp(prefix="codex-sync-test-"))
         _LIVE.add(self)
