@@ -30,7 +30,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import protocol
 from .config import TurnOverrides
-from .errors import CodexError, CodexProtocolError, CodexTimeoutError, CodexTransportError
+from .errors import (
+    CodexError,
+    CodexOverloadedError,
+    CodexProtocolError,
+    CodexTimeoutError,
+    CodexTransportError,
+)
 from .session import Session
 from .transcript import Transcript
 from .turns import TurnState
@@ -164,6 +170,8 @@ class TurnRegistry:
 
     def _send_start(self, state: TurnState, method: str, params: Dict[str, Any], timeout: Optional[float]) -> None:
         def on_reply(result: Any, error: Optional[BaseException]) -> None:  # on the reader
+            if isinstance(error, CodexOverloadedError):
+                return  # the session retries it: the turn may still start (a last refusal is handled below)
             if error is not None:
                 state.refuse(error)
                 return

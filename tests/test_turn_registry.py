@@ -291,3 +291,24 @@ def test_unload_candidates_are_the_least_recently_used_resumable_threads() -> No
     time.sleep(0.05)
     session.touch_thread("T4")
     assert session.unload_candidates(keep=10, idle_seconds=0.04) == ["T2", "T3", "T0"]
+
+
+def test_an_overloaded_start_that_succeeds_on_retry_is_a_running_turn_not_a_refused_one() -> None:
+    transport = MemoryTransport()
+    session = _session(transport)
+    session.overload_retries = 2
+    registry = TurnRegistry(session)
+    starter = Starter(registry)
+    starter.start()
+    first = transport.next_sent()
+    transport.feed({"id": first["id"], "error": {"code": -32001, "message": "Server overloaded; retry later."}})
+    again = transport.next_sent()  # the session retries after a short pause
+    assert again["method"] == "turn/start"
+    transport.feed({"id": again["id"], "result": {"turn": {"id": "U"}}})
+    starter.join(5)
+    state = starter.state
+    assert starter.error is None and state is not None and state.turn_id == "U"
+    assert not state.finished and state.start_error is None  # it runs: its events will come
+    transport.feed(_completed("U"))
+    wait_until(lambda: state.finished)
+    assert state.status == "completed"
