@@ -33,18 +33,7 @@ def step_status(step: ConversationStep) -> Optional[str]:
     Reads the item's ``status`` (commandExecution, fileChange, mcpToolCall...),
     ``success`` (dynamicToolCall) and a command's non-zero ``exitCode``.
     """
-    item = step.data.get("item") if isinstance(step.data, dict) else None
-    if not isinstance(item, dict):
-        return None
-    status = item.get("status")
-    if status in ("declined", "failed"):
-        return str(status)
-    if item.get("success") is False:
-        return "failed"
-    code = item.get("exitCode")
-    if isinstance(code, int) and code != 0:
-        return "failed"
-    return None
+    return step.outcome()  # one rule, shared with the notebook and the values' own rendering
 
 
 def step_tag(step: ConversationStep) -> str:

@@ -148,8 +148,8 @@ class ConversationStep(_Model):
     request: Any = field(default=None, repr=False, metadata=_NOT_DUMPED)
     status: str = field(default="completed", repr=False)
 
-    def _outcome(self) -> Optional[str]:
-        """``"declined"``/``"failed"`` when the item did not do its job (status, success, exit code)."""
+    def outcome(self) -> Optional[str]:
+        """``"declined"``/``"failed"`` when the item did not do its job (its status, ``success`` or exit code), else ``None``. Pure."""
         item = self.data.get("item") if isinstance(self.data, dict) else None
         if not isinstance(item, dict):
             return None
@@ -167,7 +167,7 @@ class ConversationStep(_Model):
         return output.strip("\n") if isinstance(output, str) else ""
 
     def _label(self) -> str:
-        outcome = self._outcome()
+        outcome = self.outcome()
         item = self.data.get("item") if isinstance(self.data, dict) else None
         code = item.get("exitCode") if isinstance(item, dict) else None
         if outcome == "failed" and isinstance(code, int):
@@ -191,7 +191,7 @@ class ConversationStep(_Model):
 
     def _repr_html_(self) -> str:
         label = html.escape(self._label())
-        if self._outcome() is not None:
+        if self.outcome() is not None:
             label = f"<span style='color:#c92a2a'>{label}</span>"
         folded = self._folded_output(" style='white-space:pre-wrap'")
         return (
