@@ -25,14 +25,17 @@ def codex_binary() -> str:
     """Return the path of the codex executable to test against.
 
     ``$CODEX_SYNC_TEST_CODEX`` if set, else the binary bundled by
-    ``openai-codex-cli-bin``. Raises ``RuntimeError`` (saying how to install
-    it) if neither exists. Pure look-up; any thread.
+    ``openai-codex-cli-bin``, as an absolute path (a relative
+    ``$CODEX_SYNC_TEST_CODEX`` is taken from the current directory now, so a
+    test that later starts codex in another working directory still finds it).
+    Raises ``RuntimeError`` (saying how to install it) if neither exists. Pure
+    look-up; any thread.
     """
     override = os.environ.get(CODEX_ENV_VAR)
     if override:
         if not os.path.isfile(override):
             raise RuntimeError(f"{CODEX_ENV_VAR}={override!r} is not a file; {_MISSING}")
-        return override
+        return os.path.abspath(override)
     path = _bundled("bundled_codex_path")
     if path is None or not os.path.isfile(path):
         raise RuntimeError(_MISSING)
