@@ -157,8 +157,8 @@ class ChatStream(Iterator[ConversationStep]):
 
     @property
     def raw_events(self) -> List[Dict[str, Any]]:
-        """The raw notifications this stream has read so far."""
-        return self._transcript.raw_events
+        """The raw notifications this stream has read so far, deltas included (a new list each time)."""
+        return list(self._transcript.raw_events_unparsed())
 
     @property
     def final_text(self) -> Optional[str]:
@@ -214,20 +214,24 @@ class ChatStream(Iterator[ConversationStep]):
     def _advance(self) -> Optional[ConversationStep]:
         state = self._state
         transcript = self._transcript
+        callback = self._on_delta
         while True:
             events = state.events
-            while self._cursor < len(events):
-                index = self._cursor
-                self._cursor = index + 1
+            index, end = self._cursor, len(events)
+            while index < end:
+                message = events[index]
+                index += 1
+                self._cursor = index
                 on_delta = None
-                if self._on_delta is not None and index >= state.deltas_delivered:
-                    state.deltas_delivered = index + 1  # never the same delta twice, even on resume
-                    on_delta = self._on_delta
+                if callback is not None and index > state.deltas_delivered:
+                    state.deltas_delivered = index  # never the same delta twice, even on resume
+                    on_delta = callback
                 if transcript.turn_id is None:
                     transcript.turn_id = state.turn_id
-                step = transcript.fold(events[index], on_delta)
+                step = transcript.fold(message, on_delta)
                 if step is not None:
                     return step
+            self._cursor = index
             if state.finished:
                 if self._cursor < len(state.events):
                     continue
@@ -351,7 +355,7 @@ def run_to_end(stream: ChatStream, read_back: ReadBack) -> ChatResult:
         thread_id=stream.thread_id,
         turn_id=stream.turn_id,
         final_text=final,
-        raw_events=list(stream.raw_events),
+        raw_events=stream._transcript.raw_events_unparsed(),
         assistant_item_id=item_id,
         completion_source=source,
         steps=list(stream.steps),

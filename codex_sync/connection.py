@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from typing_extensions import Protocol
 
@@ -43,10 +43,11 @@ class Subscriber(Protocol):
     def deliver(self, message: Notification) -> bool:
         """Take ``message`` (return ``True``) or refuse it (``False``). Must not block."""
 
-    def skip_delta(self) -> bool:
-        """A delta arrived: return ``True`` if it need not be parsed (nobody reads deltas).
+    def take_raw_delta(self, data: Union[bytes, str]) -> bool:
+        """A delta arrived: keep it unparsed and return ``True`` when nobody reads deltas live.
 
-        Must not block; a subscriber that skips it still counts it as activity.
+        ``False`` means: parse it and :meth:`deliver` it. Must not block; a
+        delta kept this way counts as activity.
         """
 
     def fail(self, error: CodexTransportError) -> None:
@@ -247,7 +248,7 @@ class Connection:
                     if subscriber is None:
                         if not self._wants_unrouted_deltas():
                             continue
-                    elif subscriber.skip_delta():
+                    elif subscriber.take_raw_delta(data):
                         continue
                 try:
                     if isinstance(data, bytes):  # free the bytes before parsing: 2x, not 3x, a huge line

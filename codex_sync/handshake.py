@@ -11,7 +11,7 @@ __all__ = ["DEFAULT_INITIALIZE_PARAMS", "merge_initialize_params"]
 
 DEFAULT_INITIALIZE_PARAMS: Dict[str, Any] = {
     "protocolVersion": "1",
-    "clientInfo": {"name": "codex_sync", "version": __version__},
+    "clientInfo": {"name": "codex-sync", "version": __version__},
     "capabilities": {
         "optOutNotificationMethods": [
             "codex/event/agent_message_content_delta",

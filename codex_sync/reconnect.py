@@ -21,7 +21,7 @@ import logging
 import random
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 from . import protocol
 from .connection import Subscriber
@@ -67,8 +67,11 @@ class _Buffer:
                 return True
         return self.state.deliver(message)
 
-    def skip_delta(self) -> bool:
-        return self.state.skip_delta()
+    def take_raw_delta(self, data: Union[bytes, str]) -> bool:
+        with self._lock:
+            if not self._forwarding:
+                return False  # parsed and held with the rest
+        return self.state.take_raw_delta(data)
 
     def fail(self, error: CodexTransportError) -> None:
         self.state.fail(error)

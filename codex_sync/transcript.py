@@ -18,9 +18,9 @@ from .errors import (
     CodexTurnFailedError,
     CodexTurnInterruptedError,
 )
-from .protocol import Notification
+from .protocol import DeltaRun, Notification
 from .steps import step_from_item
-from .values import ConversationStep, TextDelta, TokenUsage
+from .values import ConversationStep, RawEvents, TextDelta, TokenUsage
 
 DeltaCallback = Callable[[TextDelta], None]
 
@@ -43,7 +43,7 @@ class Transcript:
         self.thread_id = thread_id
         self.turn_id = turn_id
         self.steps: List[ConversationStep] = []
-        self.raw_events: List[Dict[str, Any]] = []
+        self.raw_events: List[Any] = []  # dicts, and DeltaRuns (RawEvents parses their lines when read)
         self.final_text: Optional[str] = None
         self.assistant_item_id: Optional[str] = None
         self.last_error: Optional[Dict[str, Any]] = None
@@ -61,6 +61,18 @@ class Transcript:
         when one is given. A server request placed among the
         events for a manual answer becomes an ``approval`` step.
         """
+        if message.__class__ is DeltaRun:
+            if on_delta is None:  # kept unparsed: raw_events parses a line if it is read
+                self.raw_events.append(message)
+                return None
+            for line in list(message.lines):  # a late reader with on_delta: decode them now
+                try:
+                    decoded = protocol.decode(line)
+                except protocol.DecodeError:
+                    continue
+                if isinstance(decoded, Notification):
+                    self.fold(decoded, on_delta)
+            return None
         turn_id = message.turn_id
         if turn_id is not None and self.turn_id is not None and turn_id != self.turn_id:
             return None
@@ -123,6 +135,14 @@ class Transcript:
                 request=request,
             )
         return None
+
+    def raw_events_unparsed(self) -> List[Dict[str, Any]]:
+        """The raw events so far, for a result: a list when first read (delta lines parsed then).
+
+        Typed as the list the result's field is; it is a :class:`RawEvents`
+        that the result's field turns into a list on first read.
+        """
+        return RawEvents(self.raw_events)  # type: ignore[return-value]
 
     @property
     def usage(self) -> Optional[TokenUsage]:

@@ -414,7 +414,7 @@ class TurnRegistry:
             thread_id=state.thread_id,
             turn_id=state.turn_id or "",
             steps=list(transcript.steps),
-            raw_events=list(transcript.raw_events),
+            raw_events=transcript.raw_events_unparsed(),
             was_completed=state.status == "completed" or (was_finished and state.status != "interrupted"),
             was_interrupted=state.status == "interrupted",
         )

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import protocol
 from .connection import WAIT_SLICE
 from .errors import CodexTransportError
-from .protocol import Notification
+from .protocol import DeltaRun, Notification
+
+_monotonic = time.monotonic  # (bound once: the reader calls it for every delta)
 
 
 class RequestEvent(Notification):
@@ -52,6 +54,8 @@ class TurnState:
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
         self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
         self.deltas_delivered = 0  # events before this index had their deltas passed to on_delta
+        self._run_end = -1  # len(events) just after the open DeltaRun; its lines
+        self._run_lines: List[Union[bytes, str]] = []
         # The server's latest error notification of this turn, and when its run of retries began.
         self.server_error: Optional[str] = None
         self.server_error_since: Optional[float] = None
@@ -135,11 +139,24 @@ class TurnState:
         self._on_finished(self)
         return True
 
-    def skip_delta(self) -> bool:
-        """A delta for this thread: skip it unparsed unless a reader wants deltas."""
-        if self.wants_deltas:
+    def take_raw_delta(self, data: Union[bytes, str]) -> bool:
+        """A delta for this thread: keep its line in a :class:`DeltaRun` unless a reader wants deltas live.
+
+        Runs on the reader only. The line joins the run that is the last
+        event, or starts one. Nobody is woken (a delta completes no step;
+        readers find the run when the next event wakes them).
+        """
+        if self.wants_deltas or self.finished:
             return False
-        self.last_activity = time.monotonic()  # readers re-read it when their wait ends
+        events = self.events
+        if len(events) == self._run_end:  # the open run is still the last event
+            self._run_lines.append(data)
+        else:
+            run = DeltaRun(data)
+            events.append(run)
+            self._run_lines = run.lines
+            self._run_end = len(events)
+        self.last_activity = _monotonic()  # readers re-read it when their wait ends
         return True
 
     def set_turn_id(self, turn_id: str) -> None:

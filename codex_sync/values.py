@@ -11,7 +11,20 @@ import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import AbstractSet, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    AbstractSet,
+    Any,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+    overload,
+)
 
 JsonDict = Dict[str, Any]
 _NOT_DUMPED = {"dump": False}  # field metadata: left out of model_dump (live objects)
@@ -20,7 +33,7 @@ _NOT_DUMPED = {"dump": False}  # field metadata: left out of model_dump (live ob
 def _dump_value(value: Any) -> Any:
     if isinstance(value, _Model):
         return value.model_dump()
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple, RawEvents)):
         return [_dump_value(v) for v in value]
     if isinstance(value, dict):
         return {k: _dump_value(v) for k, v in value.items()}
@@ -74,6 +87,105 @@ def _as_list(obj: Any, *names: str) -> None:
         value = getattr(obj, name)
         if not isinstance(value, list):
             object.__setattr__(obj, name, list(value))
+
+
+class _ListOnFirstRead:
+    """A dataclass field kept as given (a :class:`RawEvents`, say) and made a list the first time it is read.
+
+    Set on the class after ``@dataclass`` ran, so the generated ``__init__``
+    stores through it. Reading it from two threads at once may build the list
+    twice; both are equal. Any thread.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._key = "_lazy_" + name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self._key]
+        if not isinstance(value, list):
+            value = obj.__dict__[self._key] = list(value)
+        return value
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self._key] = value
+
+
+class RawEvents(Sequence[JsonDict]):
+    """A turn's raw notifications, read-only; delta lines kept unparsed are parsed when read.
+
+    What ``ChatResult.raw_events`` holds until it is first read (then it is
+    made a list).
+
+    Behaves as the async SDK's ``list[dict]`` for reading: ``len``, indexing
+    (a slice gives a list), iteration, ``==`` with a list, ``in``. Each entry
+    is parsed at most once (a line that is not valid JSON reads as
+    ``{"method": None, "params": {}, "line": <the text>}``). ``json.dumps``
+    needs a list: ``list(events)``, or dump the result with
+    ``model_dump()``/``model_dump_json()``. Pure; any thread.
+
+    ``entries`` are dicts, lines (bytes or text), or runs of lines (objects
+    with a ``lines`` list, as ``protocol.DeltaRun``), taken as they are now.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Iterable[Any] = ()) -> None:
+        flat: List[Any] = []
+        for entry in entries:
+            lines = None if entry.__class__ is dict else getattr(entry, "lines", None)
+            if lines is not None:
+                flat.extend(list(lines))
+            else:
+                flat.append(entry)
+        self._entries = flat
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _at(self, index: int) -> JsonDict:
+        entry = self._entries[index]
+        if entry.__class__ is not dict:
+            entry = self._entries[index] = _parse_line(entry)
+        return entry  # type: ignore[no-any-return]
+
+    @overload
+    def __getitem__(self, index: int) -> JsonDict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[JsonDict]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[JsonDict, List[JsonDict]]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self._entries)))]
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[JsonDict]:
+        for i in range(len(self._entries)):
+            yield self._at(i)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (RawEvents, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RawEvents({list(self)!r})"
+
+
+def _parse_line(line: Any) -> JsonDict:
+    """One kept line as a dict (see :class:`RawEvents`)."""
+    if isinstance(line, dict):
+        return line
+    text = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else str(line)
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        obj = None
+    return obj if isinstance(obj, dict) else {"method": None, "params": {}, "line": text}
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -283,10 +395,11 @@ class ChatResult(_Model):
     (``completion_source`` is ``"item_completed"``) or, failing that, the
     turn's last agent message read back with ``thread/read``
     (``"thread_read_fallback"``); ``assistant_item_id`` is the id of the
-    message used either way. ``raw_events`` are the turn's notifications
-    (whole messages; delta notifications only when ``on_delta`` was given,
-    since deltas nobody asked for are skipped unparsed), ``steps`` its
-    completed items, ``usage`` its token usage.
+    message used either way. ``raw_events`` is the list of the turn's
+    notifications (dicts), deltas included: delta lines are kept as they
+    came and parsed the first time ``raw_events`` is read, so a result
+    nobody inspects never parses them. ``steps`` its completed items,
+    ``usage`` its token usage.
     """
 
     thread_id: str
@@ -299,7 +412,7 @@ class ChatResult(_Model):
     usage: Optional[TokenUsage] = None
 
     def __post_init__(self) -> None:
-        _as_list(self, "raw_events", "steps")
+        _as_list(self, "steps")  # (raw_events: a list when first read, see below)
 
     def __repr__(self) -> str:
         return (
@@ -317,19 +430,23 @@ class ChatResult(_Model):
 
 @dataclass(frozen=True)
 class CancelResult(_Model):
-    """What ``cancel`` found: the unread steps and events (lists), and how the turn ended."""
+    """What ``cancel`` found: the unread steps and events (lists; events parsed when first read), and how it ended."""
 
     thread_id: str
     turn_id: str
     # (lists once built: any sequence is taken, and made a list)
     steps: Sequence[ConversationStep]
-    raw_events: Sequence[JsonDict] = field(repr=False)
+    raw_events: List[JsonDict] = field(repr=False)
     was_completed: bool
     was_interrupted: bool
 
     def __post_init__(self) -> None:
-        _as_list(self, "steps", "raw_events")
+        _as_list(self, "steps")  # (raw_events: a list when first read, see below)
 
+
+# raw_events: kept as given (delta lines unparsed) until first read, then a list
+ChatResult.raw_events = _ListOnFirstRead("raw_events")  # type: ignore[assignment]
+CancelResult.raw_events = _ListOnFirstRead("raw_events")  # type: ignore[assignment]
 
 
 class TextDelta(NamedTuple):

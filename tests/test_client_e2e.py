@@ -33,7 +33,7 @@ def test_initialize_reports_what_the_server_says(app_server: AppServer) -> None:
     with app_server.client() as client:
         init = client.initialize()
         assert init.server_version == version
-        assert init.user_agent and init.user_agent.startswith(f"codex_sync/{version}")
+        assert init.user_agent and init.user_agent.startswith(f"codex-sync/{version}")
         assert init.codex_home == str(app_server.codex_home)
         assert init.platform_family == "unix" and init.platform_os == "linux"
         assert client.initialize() is init  # once
@@ -59,6 +59,27 @@ def test_chat_once_hello(codex_client: CodexClient, scripted_model: ScriptedMode
     assert result.assistant_item_id
     assert [s.step_type for s in result.steps][-1] == "codex"
     assert scripted_model.requests[-1].last_user_text == "Hello"
+
+
+def test_raw_events_keep_the_deltas_with_or_without_on_delta(codex_client: CodexClient) -> None:
+    plain = codex_client.chat_once("Hello")
+    seen: List[str] = []
+    live = codex_client.chat_once("Hello", on_delta=lambda d: seen.append(d.delta))
+    for result in (plain, live):
+        assert isinstance(result.raw_events, list)
+        methods = [event["method"] for event in result.raw_events]
+        deltas = [e["params"]["delta"] for e in result.raw_events if e["method"] == "item/agentMessage/delta"]
+        assert deltas and "".join(deltas) == "echo: Hello", methods
+        assert methods[-1] == "turn/completed"
+        last_completed = len(methods) - 1 - methods[::-1].index("item/completed")  # the agent message's
+        assert methods.index("item/agentMessage/delta") < last_completed
+    assert "".join(seen) == "echo: Hello"
+    def delta_count(result: object) -> int:
+        return sum(e["method"].endswith("/delta") for e in result.raw_events)  # type: ignore[attr-defined]
+
+    assert delta_count(plain) == delta_count(live)
+    dumped = plain.model_dump()["raw_events"]
+    assert isinstance(dumped, list) and dumped == list(plain.raw_events)
 
 
 def test_unknown_method_is_a_protocol_error(codex_client: CodexClient) -> None:

@@ -160,24 +160,29 @@ def test_close_from_another_thread_wakes_a_blocked_request() -> None:
     conn.close()  # twice is fine
 
 
-def test_deltas_nobody_reads_are_skipped_unparsed() -> None:
+def test_deltas_nobody_reads_live_are_handed_over_unparsed() -> None:
     conn, transport, unrouted, _ = connected()
 
     class Skipping(Recorder):
         skipped = 0
+        taken: list = []
 
-        def skip_delta(self) -> bool:
+        def take_raw_delta(self, data: object) -> bool:
             self.skipped += 1
+            self.taken.append(data)
             return True
 
     skipping, reading = Skipping(), Recorder()
-    reading.skip_delta = lambda: False  # type: ignore[attr-defined]
+    reading.take_raw_delta = lambda data: False  # type: ignore[attr-defined]
     conn.subscribe("A", skipping)
     conn.subscribe("B", reading)
     delta = '{"method":"item/agentMessage/delta","params":{"threadId":"%s","turnId":"U","itemId":"i","delta":"d"}}'
     transport.feed(delta % "A", delta % "B", delta % "C", {"method": "done", "params": {}})
     wait_until(lambda: bool(unrouted))
     assert skipping.skipped == 1 and skipping.delivered == []
+    assert [bytes(d) if isinstance(d, (bytes, bytearray)) else d.encode() for d in skipping.taken] == [
+        (delta % "A").encode()
+    ]
     assert [m.method for m in reading.delivered] == ["item/agentMessage/delta"]
     assert [m.method for m in unrouted] == ["item/agentMessage/delta", "done"]  # default: listeners may want it
     conn.close()

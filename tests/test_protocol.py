@@ -37,8 +37,10 @@ def test_decode_rejects_junk(line: bytes) -> None:
 
 
 def test_encode_request_always_has_params() -> None:
-    assert json.loads(p.encode_request(3, "thread/list", None)) == {"id": 3, "method": "thread/list", "params": {}}
-    assert json.loads(p.encode_request(4, "x", {"a": "é"})) == {"id": 4, "method": "x", "params": {"a": "é"}}
+    assert json.loads(p.encode_request(3, "thread/list", None)) == {
+        "jsonrpc": "2.0", "id": 3, "method": "thread/list", "params": {}}
+    assert json.loads(p.encode_request(4, "x", {"a": "é"})) == {
+        "jsonrpc": "2.0", "id": 4, "method": "x", "params": {"a": "é"}}
     assert "\n" not in p.encode_request(5, "x", {"text": "line1\nline2"})
 
 
@@ -73,15 +75,17 @@ def test_reused_encoder_writes_what_the_stdlib_writes() -> None:
     params = {"input": [{"type": "text", "text": "é \"quoted\"\n\u2028"}], "n": [1, 2.5, None, True], "o": {}}
     for request_id in (7, "abc"):
         text = p.encode_request(request_id, "turn/start", params)
-        assert text == stdlib({"id": request_id, "method": "turn/start", "params": params})
+        assert text == stdlib({"jsonrpc": "2.0", "id": request_id, "method": "turn/start", "params": params})
     with pytest.raises(TypeError, match="not JSON serializable"):
         p.encode_request(1, "x", {"bad": object()})
 
 
 def test_encode_replies() -> None:
-    assert json.loads(p.encode_result(0, {"decision": "decline"})) == {"id": 0, "result": {"decision": "decline"}}
-    assert json.loads(p.encode_error(1, -32601, "nope")) == {"id": 1, "error": {"code": -32601, "message": "nope"}}
-    assert json.loads(p.encode_notification("initialized")) == {"method": "initialized"}
+    assert json.loads(p.encode_result(0, {"decision": "decline"})) == {
+        "jsonrpc": "2.0", "id": 0, "result": {"decision": "decline"}}
+    assert json.loads(p.encode_error(1, -32601, "nope")) == {
+        "jsonrpc": "2.0", "id": 1, "error": {"code": -32601, "message": "nope"}}
+    assert json.loads(p.encode_notification("initialized")) == {"jsonrpc": "2.0", "method": "initialized"}
 
 
 def test_error_mapping() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, Dict, List
 
 from codex_sync.errors import CodexTransportError, CodexTurnFailedError, CodexTurnInterruptedError
-from codex_sync.protocol import Notification
+from codex_sync.protocol import DeltaRun, Notification
 from codex_sync.transcript import Transcript, ending_error, final_text_of_turn
 from codex_sync.turns import RequestEvent
-from codex_sync.values import TextDelta
+from codex_sync.values import RawEvents, TextDelta
 
 
 def _n(method: str, **params: Any) -> Notification:
@@ -52,6 +52,21 @@ def test_deltas_reach_the_callback_in_order_and_are_not_steps() -> None:
     t.fold(_n("item/agentMessage/delta", turnId="U", itemId="m1", delta="unseen"))  # no callback: dropped
     assert [(d.kind, d.item_id, d.delta) for d in got] == [("codex", "m1", "Hel"), ("codex", "m1", "lo")]
     assert t.steps == [] and len(t.raw_events) == 3
+
+
+def test_a_run_of_kept_delta_lines_is_decoded_only_for_a_reader_with_on_delta() -> None:
+    line = '{"method":"item/agentMessage/delta","params":{"threadId":"T","turnId":"U","itemId":"m1","delta":"%s"}}'
+    run = DeltaRun((line % "Hel").encode())
+    run.lines.append(line % "lo")
+    run.lines.append(b"{broken")
+    plain = Transcript("T", "U")
+    assert plain.fold(run) is None and plain.raw_events == [run]  # kept as it is: nothing parsed
+    got: List[TextDelta] = []
+    live = Transcript("T", "U")
+    assert live.fold(run, got.append) is None
+    assert [d.delta for d in got] == ["Hel", "lo"]  # the broken line is skipped
+    assert [e["params"]["delta"] for e in RawEvents(live.raw_events)] == ["Hel", "lo"]
+    assert [e["params"].get("delta") for e in RawEvents(plain.raw_events)] == ["Hel", "lo", None]
 
 
 def test_usage_sums_every_report_and_keeps_the_last_total() -> None:
