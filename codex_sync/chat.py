@@ -21,6 +21,7 @@ from .config import resolve_timeout
 from .errors import (
     CodexEmptyAnswerError,
     CodexForkError,
+    CodexProtocolError,
     CodexTimeoutError,
     CodexTurnInactiveError,
     CodexUnknownContinuationError,
@@ -54,7 +55,8 @@ def cancel_turn(
 
     When it does not end within ``timeout`` this raises
     :class:`CodexTurnInactiveError` with ``continuation``, which stays usable
-    (resume or cancel again).
+    (resume or cancel again); so it does when the server refuses the
+    interrupt (:class:`CodexProtocolError`, the server's own error).
     """
     try:
         return turns.cancel(state, cursor, timeout, continuation.seen_items)
@@ -262,7 +264,9 @@ class ChatStream(Iterator[ConversationStep]):
 
         Blocks until ``turn/completed`` or ``timeout`` (``None``: the
         client's request timeout; ``codex_sync.NO_TIMEOUT``: no limit); then
-        raises :class:`CodexTurnInactiveError` with a continuation. Works also
+        raises :class:`CodexTurnInactiveError` with a continuation. If the
+        server refuses the interrupt, raises its :class:`CodexProtocolError`
+        and the turn runs on (:attr:`continuation` resumes it). Works also
         after the turn ended (then nothing is interrupted and
         ``was_completed`` tells how it ended). See :meth:`CodexClient.cancel`.
         Any thread.
@@ -271,7 +275,7 @@ class ChatStream(Iterator[ConversationStep]):
         self._done = True
         try:
             return cancel_turn(self._turns, self._state, self._cursor, wait, self.continuation)
-        except CodexTurnInactiveError:
+        except (CodexTurnInactiveError, CodexProtocolError):  # not ended, or the interrupt was refused
             self._detached = True  # the continuation owns the turn now
             raise
 

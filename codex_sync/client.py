@@ -155,7 +155,12 @@ class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin
             self._session.on_dropped = Reconnector(self._session, policy, self.request_timeout or 30.0).dropped
 
     def _unrouted(self, message: Notification) -> None:
-        """On the reader: a notification no turn took (``serverRequest/resolved`` is noted first)."""
+        """On the reader: a notification no turn took (``serverRequest/resolved`` is noted first).
+
+        One that names a turn but no thread goes to that turn if it runs here.
+        """
+        if message.thread_id is None and self._turns.deliver_by_turn(message):
+            return
         if message.method == protocol.SERVER_REQUEST_RESOLVED:
             self._requests.resolved(message.params.get("requestId"))
         self._listeners.offer(message)
@@ -316,8 +321,12 @@ class CodexClient(TurnOpsMixin, ThreadOpsMixin, ServerOpsMixin, ApprovalOpsMixin
         self._ensure_initialized()
         return self._session.request(method, dict(params) if params is not None else None, wait)
 
-    def _ensure_initialized(self) -> None:
+    def _ensure_initialized(self, *, experimental: bool = False) -> None:
+        """``initialize`` once; with ``experimental`` (a turn asks for plan mode), ask for the experimental API."""
         if self._session.initialize_result is None:
+            if experimental and not self.experimental_api:
+                log.info("the first turn asks for a collaboration mode: initializing with experimentalApi")
+                self.experimental_api = True
             self.initialize()
 
     def _call(

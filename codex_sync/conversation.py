@@ -126,7 +126,7 @@ class Conversation:
         config = config or ThreadConfig()
         if thread_id is None:
             result = self._session.request(protocol.THREAD_START, config.to_params(THREAD_START_KEYS), timeout)
-            return str(result["thread"]["id"]), False
+            return protocol.required_id(result, "thread", protocol.THREAD_START), False
         if not self._session.is_loaded(thread_id) or not config.is_empty():
             params = config.to_params(THREAD_RESUME_KEYS)
             params.update(threadId=thread_id, excludeTurns=True)

@@ -219,6 +219,29 @@ class ServerRequest:
 Message = Union[Response, ErrorReply, Notification, ServerRequest]
 
 
+def id_in_result(result: Any, kind: str) -> Optional[str]:
+    """The id of the ``kind`` (``"thread"`` or ``"turn"``) a result names, or ``None``.
+
+    Today's server sends ``{"<kind>": {"id": …}}``; ``{"<kind>Id": …}`` and
+    ``{"<kind>_id": …}`` (the async SDK's test fakes) are read too. Pure.
+    """
+    if not isinstance(result, dict):
+        return None
+    nested = result.get(kind)
+    value = nested.get("id") if isinstance(nested, dict) else None
+    if value is None:
+        value = result.get(kind + "Id", result.get(kind + "_id"))
+    return value if isinstance(value, str) and value else None
+
+
+def required_id(result: Any, kind: str, method: str) -> str:
+    """:func:`id_in_result`, or :class:`CodexProtocolError` naming ``method`` when the result has none."""
+    found = id_in_result(result, kind)
+    if found is None:
+        raise CodexProtocolError(f"{method} answered without a {kind} id: {str(result)[:200]}", method=method)
+    return found
+
+
 def _valid_id(value: Any) -> bool:
     return isinstance(value, (int, str)) and not isinstance(value, bool)
 
@@ -342,9 +365,15 @@ def encode_error(request_id: RequestId, code: int, message: str, data: Any = Non
 
 
 def error_from_reply(reply: ErrorReply, method: str = "") -> CodexProtocolError:
-    """The exception for an error reply: :class:`CodexOverloadedError` for -32001."""
+    """The exception for an error reply: :class:`CodexOverloadedError` for -32001.
+
+    A refusal for want of the experimental API says how to ask for it.
+    """
     cls = CodexOverloadedError if reply.code == SERVER_OVERLOADED else CodexProtocolError
-    return cls(reply.message, code=reply.code, data=reply.data, method=method)
+    message = reply.message
+    if "requires experimentalApi capability" in message:
+        message += " (create the client with experimental_api=True: the capability is asked for at initialize)"
+    return cls(message, code=reply.code, data=reply.data, method=method)
 
 
 # -- the async SDK's ``protocol`` helpers (dict envelopes, for code ported from it) --------

@@ -64,7 +64,7 @@ class ThreadOpsMixin:
         check_config(config, ThreadConfig, "config")
         config = config or ThreadConfig()
         result = self._call(protocol.THREAD_START, config.to_params(THREAD_START_KEYS))
-        thread_id = str(result["thread"]["id"])
+        thread_id = protocol.required_id(result, "thread", protocol.THREAD_START)
         return ThreadHandle(self._as_client(), thread_id, config, approval_handler=approval_handler,
                             user_input_handler=user_input_handler, info=result)
 
@@ -106,7 +106,7 @@ class ThreadOpsMixin:
         if last_turn_id is not None:
             params["lastTurnId"] = check_id(last_turn_id, "last_turn_id")
         result = self._call(protocol.THREAD_FORK, params)
-        new_id = str(result["thread"]["id"])
+        new_id = protocol.required_id(result, "thread", protocol.THREAD_FORK)
         kept = [name for name in FORK_KEEPS_PARENTS if getattr(config, name) is not UNSET]
         if kept:
             log.warning("thread/fork keeps the parent's %s (today's server ignores new ones)", ", ".join(kept))

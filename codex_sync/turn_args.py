@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .approvals import check_handler
-from .config import ThreadConfig, TurnOverrides, check_config, check_id
+from .config import UNSET, ThreadConfig, TurnOverrides, check_config, check_id
 from .inputs import InputArg, to_input_items
 from .values import ChatContinuation
 
@@ -27,6 +27,12 @@ class TurnArgs:
     turn_overrides: Optional[TurnOverrides] = None
     extra: Optional[Dict[str, Any]] = None  # "user", "metadata"
     handlers: Tuple[Any, Any] = (None, None)
+
+    @property
+    def needs_experimental_api(self) -> bool:
+        """Whether the turn asks for something the server gates behind ``experimentalApi`` (a collaboration mode)."""
+        mode = self.turn_overrides.collaboration_mode if self.turn_overrides is not None else None
+        return mode is not None and mode is not UNSET
 
     def turn_params(self, thread_id: str) -> Dict[str, Any]:
         """The ``turn/start`` params for ``thread_id`` (without settings deferred to the thread)."""

@@ -36,8 +36,8 @@ class TurnOpsMixin:
         """Initialize if needed, then send one request; ``timeout=None``: the client's."""
         raise NotImplementedError
 
-    def _ensure_initialized(self) -> None:
-        """Run ``initialize`` once, if it has not run."""
+    def _ensure_initialized(self, *, experimental: bool = False) -> None:
+        """Run ``initialize`` once, if it has not run (asking for the experimental API with ``experimental``)."""
         raise NotImplementedError
 
     def _idle_timeout(self, value: Optional[float]) -> Optional[float]:
@@ -98,7 +98,7 @@ class TurnOpsMixin:
             user_input_handler=user_input_handler, on_delta=on_delta,
         )
         idle = self._idle_timeout(inactivity_timeout)
-        self._ensure_initialized()  # (a continuation from another client needs the connection too)
+        self._ensure_initialized(experimental=args.needs_experimental_api)  # (a continuation needs it too)
         return self._conversation.open_stream("stream", args, idle, on_delta)
 
     def chat_once(
@@ -135,7 +135,7 @@ class TurnOpsMixin:
             user_input_handler=user_input_handler, on_delta=on_delta,
         )
         idle = self._idle_timeout(inactivity_timeout)
-        self._ensure_initialized()  # (a continuation from another client needs the connection too)
+        self._ensure_initialized(experimental=args.needs_experimental_api)  # (a continuation needs it too)
         return run_to_end(self._conversation.open_stream("once", args, idle, on_delta),
                           self._conversation.read_back)
 
@@ -148,9 +148,11 @@ class TurnOpsMixin:
         Returns the steps and events after the continuation's cursor; the
         turn is forgotten and its thread can take a new turn at once. Raises
         :class:`CodexTurnInactiveError` (with the continuation, still usable)
-        if the turn does not end in time, :class:`CodexUnknownContinuationError`
-        (a :class:`CodexProtocolError`) for a turn the app-server does not
-        know, :class:`CodexTransportError`. A continuation from another client
+        if the turn does not end in time, the server's
+        :class:`CodexProtocolError` if it refuses the interrupt of a turn that
+        still runs (the continuation stays usable),
+        :class:`CodexUnknownContinuationError` (a :class:`CodexProtocolError`)
+        for a turn the app-server does not know, :class:`CodexTransportError`. A continuation from another client
         (``ChatContinuation.from_json``) is adopted first. Any thread.
         """
         if not isinstance(continuation, ChatContinuation):

@@ -175,9 +175,9 @@ class TurnRegistry:
             if error is not None:
                 state.refuse(error)
                 return
-            turn = result.get("turn") if isinstance(result, dict) else None
-            if isinstance(turn, dict) and isinstance(turn.get("id"), str):
-                state.set_turn_id(turn["id"])
+            turn_id = protocol.id_in_result(result, "turn")
+            if turn_id is not None:
+                state.set_turn_id(turn_id)
 
         self._session.request(method, params, timeout, on_reply=on_reply)
 
@@ -290,6 +290,20 @@ class TurnRegistry:
         with self._lock:
             return turn_id in self._cancelled
 
+    def deliver_by_turn(self, message: protocol.Notification) -> bool:
+        """Give a notification that names a turn but no thread to that running turn (on the reader).
+
+        Today's server always names the thread; the async SDK's test fakes
+        send ``turn/completed`` with a ``turnId`` alone. Returns whether a
+        turn took it.
+        """
+        turn_id = message.turn_id
+        if turn_id is None:
+            return False
+        with self._lock:
+            state = next((s for s in self._active.values() if s.turn_id == turn_id), None)
+        return state is not None and state.deliver(message)
+
     def thread_of_turn(self, turn_id: str) -> Optional[str]:
         """The codex thread of a turn this client knows, if any."""
         with self._lock:
@@ -328,8 +342,13 @@ class TurnRegistry:
         """Stop a turn from the janitor thread (an abandoned stream). Takes no lock: finalizers may call it."""
         self._janitor_jobs.put(state)
 
-    def _interrupt(self, state: TurnState, timeout: Optional[float]) -> None:
-        """``turn/interrupt`` for a running turn; a turn that ended meanwhile is fine."""
+    def _interrupt(self, state: TurnState, timeout: Optional[float], *, refusal_raises: bool = False) -> None:
+        """``turn/interrupt`` for a running turn; a turn that ended meanwhile is fine.
+
+        A refusal of a turn that has not ended (its ``turn/completed`` comes
+        before the reply when it had) is logged, or raised with
+        ``refusal_raises``.
+        """
         if state.finished or state.turn_id is None or not self._session.alive:
             return
         try:
@@ -337,6 +356,8 @@ class TurnRegistry:
                 protocol.TURN_INTERRUPT, {"threadId": state.thread_id, "turnId": state.turn_id}, timeout
             )
         except CodexProtocolError as exc:  # "no active turn": it is over already
+            if refusal_raises and not state.finished:
+                raise
             log.debug("turn/interrupt for %s: %s", state.turn_id, exc)
 
     def _start_janitor(self) -> None:
@@ -393,11 +414,16 @@ class TurnRegistry:
         One deadline (``timeout`` seconds, ``None`` for no limit) covers the
         interrupt and the wait. The turn is forgotten. Raises
         :class:`CodexTimeoutError` if it does not end in time,
-        :class:`CodexTransportError` if the connection died first.
+        :class:`CodexProtocolError` (the server's error) if the server refused
+        the interrupt of a turn that still runs (the turn is kept: cancel it
+        again or read on), :class:`CodexTransportError` if the connection
+        died first.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         was_finished = state.finished
-        self._interrupt(state, None if deadline is None else max(0.001, deadline - time.monotonic()))
+        self._interrupt(
+            state, None if deadline is None else max(0.001, deadline - time.monotonic()), refusal_raises=True
+        )
         if not state.wait_finished(deadline):
             raise CodexTimeoutError(f"turn {state.turn_id} did not end within {timeout:g}s of turn/interrupt")
         transcript = Transcript(state.thread_id, state.turn_id, seen_items)

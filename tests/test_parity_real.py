@@ -99,3 +99,22 @@ def test_a_thread_with_no_turn_yet_from_another_client(websocket_app_server: App
         thread = owner.start_thread()
         with pytest.raises(CodexProtocolError, match="no rollout found"):
             other.chat_once("hello there", thread_id=thread.thread_id)
+
+
+PLAN = TurnOverrides(collaboration_mode={"mode": "plan", "settings": {
+    "model": "mock-model", "reasoning_effort": None, "developer_instructions": None}})
+
+
+def test_a_first_turn_in_plan_mode_asks_for_the_experimental_api_itself(app_server: AppServer) -> None:
+    with app_server.client() as client:  # experimental_api not given, as in the async SDK's docs
+        assert client.experimental_api is False
+        assert client.chat_once("plan it", turn_overrides=PLAN).final_text == "echo: plan it"
+        assert client.experimental_api is True
+
+
+def test_plan_mode_on_a_client_initialized_without_it_says_how_to_ask(app_server: AppServer) -> None:
+    with app_server.client() as client:
+        client.initialize()
+        with pytest.raises(CodexProtocolError, match="experimental_api=True") as caught:
+            client.chat_once("plan it", turn_overrides=PLAN)
+    assert "requires experimentalApi capability" in str(caught.value)  # the server's own words stay

@@ -104,3 +104,13 @@ def test_peek_delta_thread_reads_only_the_servers_layout() -> None:
     for other in (b'{"method":"item/completed","params":{"threadId":"T"}}', b'{"params":{"threadId":"T"},"method":'
                   b'"item/agentMessage/delta"}', b"garbage", b""):
         assert p.peek_delta_thread(other) is None
+
+
+def test_ids_in_results_of_every_shape() -> None:
+    assert p.id_in_result({"thread": {"id": "T"}, "threadId": "other"}, "thread") == "T"
+    assert p.id_in_result({"turnId": "U"}, "turn") == "U"
+    assert p.id_in_result({"turn_id": "U"}, "turn") == "U"
+    assert p.id_in_result({"turn": {"id": ""}}, "turn") is None
+    assert p.id_in_result(["T"], "thread") is None
+    with pytest.raises(p.CodexProtocolError, match="thread/start answered without a thread id"):
+        p.required_id({"ok": True}, "thread", "thread/start")

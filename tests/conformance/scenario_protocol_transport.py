@@ -23,7 +23,7 @@ def _seed_module(name: str) -> Any:
     """``codex_sync.<name>``, where the seed has ``codex_app_server_sdk.<name>``."""
     return importlib.import_module(f"codex_sync.{name}")
 
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 
 
 def test_make_request_builds_the_envelope() -> None:
