@@ -26,6 +26,7 @@ from .errors import (
     CodexTurnInactiveError,
     CodexUnknownContinuationError,
 )
+from .protocol import DeltaRun
 from .transcript import DeltaCallback, Transcript, ending_error, terminal_turn
 from .turn_registry import TurnRegistry
 from .turns import TurnState
@@ -114,6 +115,7 @@ class ChatStream(Iterator[ConversationStep]):
         self._controls = controls
         self._start_cursor = cursor
         self._cursor = cursor
+        self._run_seen = 0  # lines of the open run at _cursor already passed to on_delta
         self._inactivity_timeout = inactivity_timeout
         self._on_delta = on_delta
         self._mode = mode
@@ -220,8 +222,16 @@ class ChatStream(Iterator[ConversationStep]):
         while True:
             events = state.events
             index, end = self._cursor, len(events)
+            parked = False  # on an open run of deltas (the last event): wait for more lines
             while index < end:
                 message = events[index]
+                if callback is not None and message.__class__ is DeltaRun:
+                    if not self._pass_on_run(message, index):
+                        parked = True
+                        break
+                    index += 1
+                    self._cursor = index
+                    continue
                 index += 1
                 self._cursor = index
                 on_delta = None
@@ -233,7 +243,6 @@ class ChatStream(Iterator[ConversationStep]):
                 step = transcript.fold(message, on_delta)
                 if step is not None:
                     return step
-            self._cursor = index
             if state.finished:
                 if self._cursor < len(state.events):
                     continue
@@ -243,7 +252,11 @@ class ChatStream(Iterator[ConversationStep]):
                     raise error
                 return None
             deadline = self._idle_deadline()
-            if not state.wait_beyond(self._cursor, deadline):
+            if parked:
+                woke = state.wait_beyond_run(self._cursor, self._run_seen, deadline)
+            else:
+                woke = state.wait_beyond(self._cursor, deadline)
+            if not woke:
                 deadline = self._idle_deadline()  # activity may have moved it
                 if deadline is not None and time.monotonic() >= deadline:
                     idle = time.monotonic() - max(state.last_activity, self._opened_at)
@@ -252,6 +265,37 @@ class ChatStream(Iterator[ConversationStep]):
                     if said:
                         inactive = CodexTurnInactiveError(str(inactive) + said, idle, continuation=self.continuation)
                     raise inactive
+
+    def _pass_on_run(self, run: DeltaRun, index: int) -> bool:
+        """Parse the new lines of the run at ``index`` and pass them to ``on_delta``; ``False`` if it may grow.
+
+        A run grows while it is the last event of a running turn; once a
+        later event exists (or the turn ended) its lines are final, so they
+        are counted only after that check. ``state.deltas_delivered`` and
+        ``delta_lines_delivered`` move before the callback runs: a resumed
+        reader never gets the same delta twice.
+        """
+        state = self._state
+        closed = len(state.events) > index + 1 or state.finished
+        upto = len(run.lines)
+        if index < state.deltas_delivered:
+            start = upto  # passed on by an earlier reader of this turn
+        elif index == state.deltas_delivered:
+            start = max(self._run_seen, state.delta_lines_delivered)
+        else:
+            start = self._run_seen
+        if start < upto:
+            state.deltas_delivered, state.delta_lines_delivered = index, upto
+            if self._transcript.turn_id is None:
+                self._transcript.turn_id = state.turn_id
+            self._transcript.fold_delta_lines(run.lines, start, upto, self._on_delta)  # type: ignore[arg-type]
+        if not closed:
+            self._run_seen = upto
+            return False
+        self._run_seen = 0
+        if state.deltas_delivered <= index:
+            state.deltas_delivered, state.delta_lines_delivered = index + 1, 0
+        return True
 
     def _idle_deadline(self) -> Optional[float]:
         if self._inactivity_timeout is None:

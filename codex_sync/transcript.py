@@ -9,7 +9,7 @@ has not read yet. Tests feed it events with no server and no thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
 
 from . import protocol
 from .errors import (
@@ -23,6 +23,7 @@ from .steps import step_from_item
 from .values import ConversationStep, RawEvents, TextDelta, TokenUsage
 
 DeltaCallback = Callable[[TextDelta], None]
+_new_text_delta = tuple.__new__  # TextDelta(...) without the namedtuple's Python __new__ (the live-text path)
 
 
 class Transcript:
@@ -135,6 +136,34 @@ class Transcript:
                 request=request,
             )
         return None
+
+    def fold_delta_lines(
+        self, lines: Sequence[Union[bytes, str]], start: int, end: int, on_delta: DeltaCallback
+    ) -> None:
+        """Parse ``lines[start:end]`` of a run of deltas; keep each and pass its text to ``on_delta``.
+
+        The live-text path: no notification objects, and the lines are parsed
+        together as one JSON array. Lines of another turn and lines that are
+        not JSON are skipped.
+        """
+        kinds = protocol.DELTA_KINDS
+        keep = self.raw_events.append
+        turn_id = self.turn_id
+        new_delta = _new_text_delta
+        for raw in protocol.parse_lines(lines[start:end]):
+            params = raw.get("params") if raw.__class__ is dict else None
+            if params.__class__ is not dict:
+                continue
+            other = params.get("turnId")
+            if other is not None and turn_id is not None and other != turn_id:
+                continue
+            keep(raw)
+            method = raw.get("method")
+            kind = kinds.get(method)
+            if kind is not None:
+                delta = params.get("delta")
+                if delta.__class__ is str:
+                    on_delta(new_delta(TextDelta, (kind, params.get("itemId"), delta, method)))
 
     def raw_events_unparsed(self) -> List[Dict[str, Any]]:
         """The raw events so far, for a result: a list when first read (delta lines parsed then).

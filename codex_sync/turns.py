@@ -52,8 +52,10 @@ class TurnState:
         self.finished_at: Optional[float] = None
         self.last_activity = time.monotonic()
         self.handlers: Optional[Tuple[Any, Any]] = None  # (approval, user input) of this turn
-        self.wants_deltas = False  # set by a reader with on_delta; else deltas are skipped unparsed
-        self.deltas_delivered = 0  # events before this index had their deltas passed to on_delta
+        self.wants_deltas = False  # set by a reader with on_delta: a delta then wakes it
+        # on_delta has had the deltas of the events before this index, and this many lines of the run at it
+        self.deltas_delivered = 0
+        self.delta_lines_delivered = 0
         self._run_end = -1  # len(events) just after the open DeltaRun; its lines
         self._run_lines: List[Union[bytes, str]] = []
         # The server's latest error notification of this turn, and when its run of retries began.
@@ -140,14 +142,25 @@ class TurnState:
         return True
 
     def take_raw_delta(self, data: Union[bytes, str]) -> bool:
-        """A delta for this thread: keep its line in a :class:`DeltaRun` unless a reader wants deltas live.
+        """A delta for this thread: keep its line, unparsed, in a :class:`DeltaRun`.
 
         Runs on the reader only. The line joins the run that is the last
-        event, or starts one. Nobody is woken (a delta completes no step;
-        readers find the run when the next event wakes them).
+        event, or starts one. A reader with ``on_delta`` (``wants_deltas``) is
+        woken, once per wait, to parse and pass it on; others are not (a delta
+        completes no step). Returns ``False`` once the turn is finished.
         """
-        if self.wants_deltas or self.finished:
+        if self.finished:
             return False
+        if self.wants_deltas and self._waiting and not self._woken:
+            with self._cond:
+                self._woken = True
+                self._append_raw_delta(data)
+                self._cond.notify_all()
+            return True
+        self._append_raw_delta(data)
+        return True
+
+    def _append_raw_delta(self, data: Union[bytes, str]) -> None:
         events = self.events
         if len(events) == self._run_end:  # the open run is still the last event
             self._run_lines.append(data)
@@ -157,7 +170,6 @@ class TurnState:
             self._run_lines = run.lines
             self._run_end = len(events)
         self.last_activity = _monotonic()  # readers re-read it when their wait ends
-        return True
 
     def set_turn_id(self, turn_id: str) -> None:
         """Record the id from the ``turn/start`` reply (runs on the reader).
@@ -226,6 +238,18 @@ class TurnState:
         ``None`` for no limit) passes first. Waits in slices (Ctrl-C works).
         """
         return self._wait_until(lambda: len(self.events) > cursor or self.finished, deadline)
+
+    def wait_beyond_run(self, index: int, seen_lines: int, deadline: Optional[float]) -> bool:
+        """Block until the run at ``index`` has more than ``seen_lines`` lines, a later event exists, or the end.
+
+        For a reader with ``on_delta`` parked on an open :class:`DeltaRun`.
+        Returns ``False`` if ``deadline`` passes first.
+        """
+        run = self.events[index]
+        lines = run.lines if isinstance(run, DeltaRun) else []
+        return self._wait_until(
+            lambda: len(self.events) > index + 1 or self.finished or len(lines) > seen_lines, deadline
+        )
 
     def wait_finished(self, deadline: Optional[float]) -> bool:
         """Block until the turn is finished or ``deadline`` passes."""

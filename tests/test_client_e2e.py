@@ -16,7 +16,7 @@ from codex_sync import (
     CodexProtocolError,
     CodexTransportError,
 )
-from codex_sync.testing import AppServer, ScriptedModel, codex_binary, hang
+from codex_sync.testing import AppServer, ScriptedModel, codex_binary, hang, text
 from codex_sync.transports.stdio import resolve_command
 
 pytestmark = pytest.mark.real_server
@@ -80,6 +80,20 @@ def test_raw_events_keep_the_deltas_with_or_without_on_delta(codex_client: Codex
     assert delta_count(plain) == delta_count(live)
     dumped = plain.model_dump()["raw_events"]
     assert isinstance(dumped, list) and dumped == list(plain.raw_events)
+
+
+def test_live_text_arrives_while_the_answer_is_still_streaming(
+    codex_client: CodexClient, scripted_model: ScriptedModel
+) -> None:
+    scripted_model.on("slowly", text("one two three", deltas=["one", " two", " three"], delay=0.4))
+    got: List[tuple] = []
+    steps = []
+    for step in codex_client.chat("say it slowly", on_delta=lambda d: got.append((time.monotonic(), d.delta))):
+        steps.append((time.monotonic(), step))
+    answer_at = next(at for at, step in steps if step.item_type == "agentMessage")
+    assert [piece for _, piece in got] == ["one", " two", " three"]  # each once, in order
+    assert got[-1][0] - got[0][0] > 0.5, "the deltas were not passed on as they came"
+    assert got[0][0] < answer_at - 0.5, "the first delta waited for the whole answer"
 
 
 def test_unknown_method_is_a_protocol_error(codex_client: CodexClient) -> None:

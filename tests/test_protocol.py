@@ -114,3 +114,15 @@ def test_ids_in_results_of_every_shape() -> None:
     assert p.id_in_result(["T"], "thread") is None
     with pytest.raises(p.CodexProtocolError, match="thread/start answered without a thread id"):
         p.required_id({"ok": True}, "thread", "thread/start")
+
+
+@pytest.mark.parametrize("kind", [bytes, str])
+def test_parse_lines_parses_many_at_once_and_leaves_out_the_broken(kind: type) -> None:
+    good = ['{"method":"a","params":{"n":1}}\n', '{"method":"b","params":{}}']
+    lines = [line.encode() if kind is bytes else line for line in good]
+    assert p.parse_lines(lines) == [{"method": "a", "params": {"n": 1}}, {"method": "b", "params": {}}]
+    broken = lines[:1] + [b"{not json" if kind is bytes else "{not json", lines[0][:5]] + lines[1:]
+    assert [v["method"] for v in p.parse_lines(broken)] == ["a", "b"]
+    two_in_one = [lines[0], (b'{"x":1},{"y":2}' if kind is bytes else '{"x":1},{"y":2}')]
+    assert p.parse_lines(two_in_one) == [{"method": "a", "params": {"n": 1}}]  # not two values for one line
+    assert p.parse_lines([]) == []
