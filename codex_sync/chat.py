@@ -247,7 +247,7 @@ class ChatStream(Iterator[ConversationStep]):
                 if self._cursor < len(state.events):
                     continue
                 transcript.turn_id = state.turn_id
-                error = ending_error(transcript, state.status, state.error, state.failure)
+                error = ending_error(transcript, state.status, state.error, state.failure, state.start_error)
                 if error is not None:
                     raise error
                 return None

@@ -26,8 +26,17 @@ from .transports.base import MessageCutError, Transport
 
 log = logging.getLogger("codex_sync.connection")
 
-# Waits are cut into slices so that KeyboardInterrupt is seen on every platform.
+# Waits are cut into slices so that KeyboardInterrupt is seen on every platform. Only the
+# main thread gets it: other threads wait in long slices (1,000 blocked callers would
+# otherwise wake 4,000 times a second and make every hand-off queue for the GIL).
 WAIT_SLICE = 0.25
+OTHER_THREAD_SLICE = 5.0
+
+
+def wait_slice() -> float:
+    """How long the calling thread waits at a time: short on the main thread (Ctrl-C), long elsewhere."""
+    return WAIT_SLICE if threading.current_thread() is threading.main_thread() else OTHER_THREAD_SLICE
+
 # Messages up to this many characters (at most 4,001 bytes of UTF-8 with the
 # newline; a pipe writes up to 4 KiB all or nothing) are written by the caller.
 # Longer ones go out on a writer thread that Ctrl-C cannot stop half-way
@@ -83,12 +92,13 @@ class _Pending:
             self.done.release()
 
     def wait(self, timeout: Optional[float]) -> bool:
-        """Block until settled or ``timeout``; slices so that Ctrl-C is seen everywhere."""
-        if self.done.acquire(timeout=WAIT_SLICE if timeout is None else min(WAIT_SLICE, timeout)):
+        """Block until settled or ``timeout``; in slices (:func:`wait_slice`) so that Ctrl-C is seen."""
+        first = wait_slice()
+        if self.done.acquire(timeout=first if timeout is None else min(first, timeout)):
             return True
-        deadline = None if timeout is None else time.monotonic() + timeout - WAIT_SLICE
+        deadline = None if timeout is None else time.monotonic() + timeout - first
         while True:
-            slice_ = WAIT_SLICE
+            slice_ = first
             if deadline is not None:
                 slice_ = min(slice_, deadline - time.monotonic())
                 if slice_ <= 0:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set,
 
 from . import protocol
 from .errors import (
-    CodexError,
+    CodexProtocolError,
     CodexTransportError,
     CodexTurnFailedError,
     CodexTurnInterruptedError,
@@ -198,14 +198,21 @@ def ending_error(
     status: Optional[str],
     error: Optional[Dict[str, Any]],
     failure: Optional[CodexTransportError],
-) -> Optional[CodexError]:
+    start_error: Optional[BaseException] = None,
+) -> Optional[BaseException]:
     """The error a finished turn's reader raises, or ``None`` for a completed turn.
 
     ``status`` is the one ``turn/completed`` gave (``None`` if it never came),
     ``error`` its error object, ``failure`` the connection's error when it
-    died first. A failed or interrupted turn's error carries the turn object
-    as ``data`` (as the async SDK's ``CodexProtocolError`` does).
+    died first, ``start_error`` why the request that starts it failed (it is
+    raised as it is). A failed or interrupted turn's error carries the turn
+    object as ``data`` (as the async SDK's ``CodexProtocolError`` does). A
+    turn that ended with none of these raises rather than pass for completed.
     """
+    if status is None and failure is None and start_error is not None:
+        return start_error
+    if status is None and failure is None:
+        return CodexProtocolError(f"turn {transcript.turn_id} ended without turn/completed")
     if status is None and failure is not None:
         lost = CodexTransportError(
             f"the connection died during turn {transcript.turn_id}: {failure.message}",

@@ -291,12 +291,7 @@ class TurnRegistry:
             return turn_id in self._cancelled
 
     def deliver_by_turn(self, message: protocol.Notification) -> bool:
-        """Give a notification that names a turn but no thread to that running turn (on the reader).
-
-        Today's server always names the thread; the async SDK's test fakes
-        send ``turn/completed`` with a ``turnId`` alone. Returns whether a
-        turn took it.
-        """
+        """Give a notification naming a turn but no thread (the async SDK's fakes) to that running turn."""
         turn_id = message.turn_id
         if turn_id is None:
             return False
@@ -343,12 +338,7 @@ class TurnRegistry:
         self._janitor_jobs.put(state)
 
     def _interrupt(self, state: TurnState, timeout: Optional[float], *, refusal_raises: bool = False) -> None:
-        """``turn/interrupt`` for a running turn; a turn that ended meanwhile is fine.
-
-        A refusal of a turn that has not ended (its ``turn/completed`` comes
-        before the reply when it had) is logged, or raised with
-        ``refusal_raises``.
-        """
+        """``turn/interrupt`` for a running turn; a refusal is logged (raised: ``refusal_raises``) unless it ended."""
         if state.finished or state.turn_id is None or not self._session.alive:
             return
         try:

@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, List, Optional, Tuple, Union
 
 from . import protocol
-from .connection import WAIT_SLICE
+from .connection import wait_slice
 from .errors import CodexTransportError
 from .protocol import DeltaRun, Notification
 
@@ -151,13 +151,11 @@ class TurnState:
         """
         if self.finished:
             return False
+        self._append_raw_delta(data)  # first, then look for a waiter (see _wait_until)
         if self.wants_deltas and self._waiting and not self._woken:
             with self._cond:
                 self._woken = True
-                self._append_raw_delta(data)
                 self._cond.notify_all()
-            return True
-        self._append_raw_delta(data)
         return True
 
     def _append_raw_delta(self, data: Union[bytes, str]) -> None:
@@ -264,6 +262,7 @@ class TurnState:
         ``_woken`` is cleared before each check, so the reader notifies once
         per wait instead of once per event.
         """
+        slice_ = wait_slice()
         with self._cond:
             self._waiting += 1
             try:
@@ -271,7 +270,7 @@ class TurnState:
                     self._woken = False
                     if done():
                         return True
-                    remaining = WAIT_SLICE
+                    remaining = slice_
                     if deadline is not None:
                         remaining = min(remaining, deadline - time.monotonic())
                         if remaining <= 0:

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List
 
-from codex_sync.errors import CodexTransportError, CodexTurnFailedError, CodexTurnInterruptedError
+from codex_sync.errors import (
+    CodexProtocolError,
+    CodexTransportError,
+    CodexTurnFailedError,
+    CodexTurnInterruptedError,
+)
 from codex_sync.protocol import DeltaRun, Notification
 from codex_sync.transcript import Transcript, ending_error, final_text_of_turn
 from codex_sync.turns import RequestEvent
@@ -129,3 +134,12 @@ def test_final_text_of_turn_reads_the_last_agent_message_of_that_turn() -> None:
     assert final_text_of_turn(result, "U") == "two"
     assert final_text_of_turn(result, "missing") is None
     assert final_text_of_turn({"thread": None}, "U") is None
+
+
+def test_a_turn_that_ended_without_turn_completed_never_passes_for_completed() -> None:
+    t = Transcript("T", "U")
+    refused = CodexProtocolError("turn/start refused", code=-32600)
+    assert ending_error(t, None, None, None, refused) is refused
+    error = ending_error(t, None, None, None)
+    assert isinstance(error, CodexProtocolError) and "ended without turn/completed" in str(error)
+    assert ending_error(t, "completed", None, None, refused) is None  # it did complete

@@ -17,7 +17,7 @@ from typing import Iterator, List
 import pytest
 
 from codex_sync import turns
-from codex_sync.protocol import Notification
+from codex_sync.protocol import DeltaRun, Notification
 from codex_sync.turns import TurnState
 
 EVENTS = 3000
@@ -30,7 +30,7 @@ def _event(n: int, method: str = "item/agentMessage/delta") -> Notification:
 
 @pytest.fixture
 def long_slices(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(turns, "WAIT_SLICE", 60.0)
+    monkeypatch.setattr(turns, "wait_slice", lambda: 60.0)
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads between almost any two bytecodes: races show
     try:
@@ -106,6 +106,43 @@ def test_an_event_right_as_the_waiter_goes_to_sleep_still_wakes_it() -> None:
         while time.perf_counter() < spin_until:
             pass
         state.deliver(_event(n))
+    state.deliver(_event(EVENTS, "turn/completed"))
+    waiter.join(timeout=20)
+    assert not waiter.is_alive() and read[0] == EVENTS
+
+
+@pytest.mark.usefixtures("long_slices")
+def test_a_reader_parked_on_a_run_of_delta_lines_never_sleeps_through_one() -> None:
+    # As above, for the lines a reader with on_delta waits for: each kept
+    # unparsed (take_raw_delta) while the reader is on its way back to sleep.
+    state = TurnState("T", lambda s: None)
+    state.turn_id = "U"
+    state.wants_deltas = True
+    read = [0]
+
+    def wait_and_read() -> None:
+        while not state.events:
+            assert state.wait_beyond(0, deadline=None)
+        while True:
+            run = state.events[0]
+            assert isinstance(run, DeltaRun)
+            read[0] = len(run.lines)
+            if len(state.events) > 1:
+                return
+            assert state.wait_beyond_run(0, read[0], deadline=None)
+
+    waiter = threading.Thread(target=wait_and_read, daemon=True)
+    waiter.start()
+    rng = random.Random(13)
+    started = time.monotonic()
+    for n in range(EVENTS):
+        while read[0] < n:
+            assert time.monotonic() - started < 20, f"the reader slept through line {n - 1}"
+            time.sleep(0)
+        spin_until = time.perf_counter() + rng.random() * 20e-6
+        while time.perf_counter() < spin_until:
+            pass
+        assert state.take_raw_delta(b'{"method":"item/agentMessage/delta","params":{"threadId":"T"}}')
     state.deliver(_event(EVENTS, "turn/completed"))
     waiter.join(timeout=20)
     assert not waiter.is_alive() and read[0] == EVENTS
