@@ -6,12 +6,26 @@ import os
 import socket
 import threading
 from collections.abc import Mapping
-from typing import Any, Dict, List, Optional, Union
-
-import websocket  # websocket-client
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from ..errors import CodexTransportError
 from .base import Transport
+
+if TYPE_CHECKING:
+    import websocket as websocket_client
+
+# websocket-client, imported when the first websocket is opened (it costs about 15 ms,
+# which a client that only ever uses stdio need not pay at `import codex_sync`).
+websocket: Any = None
+
+
+def _load_websocket_client() -> Any:
+    global websocket
+    if websocket is None:
+        import websocket as module
+
+        websocket = module
+    return websocket
 
 ENV_URL = "CODEX_APP_SERVER_WS_URL"
 ENV_TOKEN = "CODEX_APP_SERVER_TOKEN"
@@ -60,7 +74,7 @@ class WebSocketTransport(Transport):
         self._connect_timeout = float(connect_timeout)
         self._sslopt = dict(sslopt or {})
         self._unix_socket = None if unix_socket is None else os.fspath(unix_socket)
-        self._ws: Optional[websocket.WebSocket] = None
+        self._ws: Optional[websocket_client.WebSocket] = None
         self._closed = False
         self._close_lock = threading.Lock()
         self._close_reason = ""
@@ -92,6 +106,7 @@ class WebSocketTransport(Transport):
         return sock
 
     def open(self) -> None:
+        _load_websocket_client()
         header: List[str] = [f"{k}: {v}" for k, v in self._headers.items()]
         if self._token:
             header.append(f"Authorization: Bearer {self._token}")
@@ -119,7 +134,7 @@ class WebSocketTransport(Transport):
         ws.settimeout(None)  # the reader blocks; close() wakes it
         self._ws = ws
 
-    def _refusal_message(self, exc: websocket.WebSocketBadStatusException) -> str:
+    def _refusal_message(self, exc: websocket_client.WebSocketBadStatusException) -> str:
         status = getattr(exc, "status_code", None)
         if status == 401:
             given = "a token was sent but the server refused it" if self._token else "no token was sent"
