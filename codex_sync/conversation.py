@@ -356,10 +356,25 @@ class Conversation:
         return result
 
     def read_back(self, thread_id: str, turn_id: str) -> Optional[Tuple[Optional[str], str]]:
-        """The turn's last agent message (item id, text) read back with ``thread/read``; ``None`` if none."""
+        """The turn's last agent message (item id, text) read back from the thread; ``None`` if none.
+
+        ``thread/turns/list`` (the newest turns) first: ``thread/read`` with
+        turns, which older servers need, makes today's send a
+        ``deprecationNotice``.
+        """
+        timeout = self._controls.request_timeout
+        try:
+            page = self._session.request(
+                protocol.THREAD_TURNS_LIST, {"threadId": thread_id, "itemsView": "full", "limit": 20}, timeout
+            )
+            turns = page.get("data") if isinstance(page, dict) else None
+            if isinstance(turns, list) and any(isinstance(t, dict) and t.get("id") == turn_id for t in turns):
+                return final_message_of_turn({"thread": {"turns": turns}}, turn_id)
+        except CodexProtocolError as exc:
+            log.debug("thread/turns/list for the read-back failed: %s", exc)
         try:
             result = self._session.request(
-                protocol.THREAD_READ, {"threadId": thread_id, "includeTurns": True}, self._controls.request_timeout
+                protocol.THREAD_READ, {"threadId": thread_id, "includeTurns": True}, timeout
             )
         except CodexProtocolError as exc:
             log.debug("thread/read fallback failed: %s", exc)

@@ -96,6 +96,16 @@ def test_live_text_arrives_while_the_answer_is_still_streaming(
     assert got[0][0] < answer_at - 0.5, "the first delta waited for the whole answer"
 
 
+def test_the_read_back_finds_the_answer_without_a_deprecation_notice(
+    codex_client: CodexClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = codex_client.chat_once("Hello")
+    with caplog.at_level("WARNING", logger="codex_sync"):
+        found = codex_client._conversation.read_back(result.thread_id, result.turn_id)  # the fallback's read
+    assert found == (result.assistant_item_id, "echo: Hello")
+    assert not [r for r in caplog.records if "deprecationNotice" in r.getMessage()]
+
+
 def test_unknown_method_is_a_protocol_error(codex_client: CodexClient) -> None:
     with pytest.raises(CodexProtocolError) as info:
         codex_client.request("no/such/method", {})
