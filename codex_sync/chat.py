@@ -225,7 +225,7 @@ class ChatStream(Iterator[ConversationStep]):
             parked = False  # on an open run of deltas (the last event): wait for more lines
             while index < end:
                 message = events[index]
-                if callback is not None and message.__class__ is DeltaRun:
+                if callback is not None and isinstance(message, DeltaRun):
                     if not self._pass_on_run(message, index):
                         parked = True
                         break

@@ -62,7 +62,7 @@ class Transcript:
         when one is given. A server request placed among the
         events for a manual answer becomes an ``approval`` step.
         """
-        if message.__class__ is DeltaRun:
+        if isinstance(message, DeltaRun):
             if on_delta is None:  # kept unparsed: raw_events parses a line if it is read
                 self.raw_events.append(message)
                 return None
@@ -151,8 +151,8 @@ class Transcript:
         turn_id = self.turn_id
         new_delta = _new_text_delta
         for raw in protocol.parse_lines(lines[start:end]):
-            params = raw.get("params") if raw.__class__ is dict else None
-            if params.__class__ is not dict:
+            params = raw.get("params") if isinstance(raw, dict) else None
+            if not isinstance(params, dict):
                 continue
             other = params.get("turnId")
             if other is not None and turn_id is not None and other != turn_id:
