@@ -53,10 +53,9 @@ class Subscriber(Protocol):
         """Take ``message`` (return ``True``) or refuse it (``False``). Must not block."""
 
     def take_raw_delta(self, data: Union[bytes, str]) -> bool:
-        """A delta arrived: keep it unparsed and return ``True`` when nobody reads deltas live.
+        """A delta arrived: keep its line unparsed (``True``), or ``False``: parse it and :meth:`deliver` it.
 
-        ``False`` means: parse it and :meth:`deliver` it. Must not block; a
-        delta kept this way counts as activity.
+        Must not block; a delta kept this way counts as activity.
         """
 
     def fail(self, error: CodexTransportError) -> None:

@@ -2,9 +2,9 @@
 
 The server speaks JSON-RPC 2.0 and does not need the ``"jsonrpc"`` key; we
 send it (``"2.0"``) on every message, as the async SDK does, and accept
-messages with or without it. One JSON object per line on stdio, one per text frame on a websocket. This module turns one
-such message into a typed value (:func:`decode`) and our messages into text
-(``encode_*``). Everything here is pure and safe from any thread.
+messages with or without it. One JSON object per line on stdio, one per text
+frame on a websocket. This module turns one such message into a typed value
+(:func:`decode`) and our messages into text (``encode_*``). Everything here is pure and safe from any thread.
 """
 
 from __future__ import annotations

@@ -9,7 +9,20 @@ has not read yet. Tests feed it events with no server and no thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+    overload,
+)
 
 from . import protocol
 from .errors import (
@@ -20,8 +33,9 @@ from .errors import (
 )
 from .protocol import DeltaRun, Notification
 from .steps import step_from_item
-from .values import ConversationStep, RawEvents, TextDelta, TokenUsage
+from .values import ConversationStep, TextDelta, TokenUsage
 
+JsonDict = Dict[str, Any]
 DeltaCallback = Callable[[TextDelta], None]
 _new_text_delta = tuple.__new__  # TextDelta(...) without the namedtuple's Python __new__ (the live-text path)
 
@@ -66,13 +80,7 @@ class Transcript:
             if on_delta is None:  # kept unparsed: raw_events parses a line if it is read
                 self.raw_events.append(message)
                 return None
-            for line in list(message.lines):  # a late reader with on_delta: decode them now
-                try:
-                    decoded = protocol.decode(line)
-                except protocol.DecodeError:
-                    continue
-                if isinstance(decoded, Notification):
-                    self.fold(decoded, on_delta)
+            self.fold_delta_lines(message.lines, 0, len(message.lines), on_delta)
             return None
         turn_id = message.turn_id
         if turn_id is not None and self.turn_id is not None and turn_id != self.turn_id:
@@ -191,6 +199,82 @@ class Transcript:
             model_context_window=last.get("modelContextWindow"),
             raw=last,
         )
+
+
+class RawEvents(Sequence[JsonDict]):
+    """A turn's raw notifications, read-only; delta lines kept unparsed are parsed when read.
+
+    What ``ChatResult.raw_events`` holds until it is first read (then it is
+    made a list), so a result nobody inspects never parses its deltas.
+
+    Behaves as the async SDK's ``list[dict]`` for reading: ``len``, indexing
+    (a slice gives a list), iteration, ``==`` with a list, ``in``. Each entry
+    is parsed at most once (a line that is not valid JSON reads as
+    ``{"method": None, "params": {}, "line": <the text>}``). ``json.dumps``
+    needs a list: ``list(events)``, or dump the result with
+    ``model_dump()``/``model_dump_json()``. Pure; any thread.
+
+    ``entries`` are dicts, lines (bytes or text), or runs of lines (objects
+    with a ``lines`` list, as ``protocol.DeltaRun``), taken as they are now.
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Iterable[Any] = ()) -> None:
+        flat: List[Any] = []
+        for entry in entries:
+            lines = None if entry.__class__ is dict else getattr(entry, "lines", None)
+            if lines is not None:
+                flat.extend(list(lines))
+            else:
+                flat.append(entry)
+        self._entries = flat
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _at(self, index: int) -> JsonDict:
+        entry = self._entries[index]
+        if entry.__class__ is not dict:
+            entry = self._entries[index] = _parse_kept_line(entry)
+        return entry  # type: ignore[no-any-return]
+
+    @overload
+    def __getitem__(self, index: int) -> JsonDict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[JsonDict]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[JsonDict, List[JsonDict]]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self._entries)))]
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[JsonDict]:
+        for i in range(len(self._entries)):
+            yield self._at(i)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (RawEvents, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"RawEvents({list(self)!r})"
+
+
+def _parse_kept_line(line: Union[bytes, str]) -> JsonDict:
+    """One kept line as a dict (see :class:`RawEvents`)."""
+    try:
+        obj = protocol.parse_line(line)
+    except ValueError:
+        obj = None
+    if isinstance(obj, dict):
+        return obj
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    return {"method": None, "params": {}, "line": text}
 
 
 def ending_error(

@@ -152,8 +152,9 @@ class TurnOpsMixin:
         :class:`CodexProtocolError` if it refuses the interrupt of a turn that
         still runs (the continuation stays usable),
         :class:`CodexUnknownContinuationError` (a :class:`CodexProtocolError`)
-        for a turn the app-server does not know, :class:`CodexTransportError`. A continuation from another client
-        (``ChatContinuation.from_json``) is adopted first. Any thread.
+        for a turn the app-server does not know, :class:`CodexTransportError`.
+        A continuation from another client (``ChatContinuation.from_json``) is
+        adopted first. Any thread.
         """
         if not isinstance(continuation, ChatContinuation):
             raise TypeError(f"continuation must be a ChatContinuation, not {type(continuation).__name__}")

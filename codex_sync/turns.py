@@ -56,8 +56,6 @@ class TurnState:
         # on_delta has had the deltas of the events before this index, and this many lines of the run at it
         self.deltas_delivered = 0
         self.delta_lines_delivered = 0
-        self._run_end = -1  # len(events) just after the open DeltaRun; its lines
-        self._run_lines: List[Union[bytes, str]] = []
         # The server's latest error notification of this turn, and when its run of retries began.
         self.server_error: Optional[str] = None
         self.server_error_since: Optional[float] = None
@@ -151,23 +149,16 @@ class TurnState:
         """
         if self.finished:
             return False
-        self._append_raw_delta(data)  # first, then look for a waiter (see _wait_until)
-        if self.wants_deltas and self._waiting and not self._woken:
-            with self._cond:
-                self._woken = True
-                self._cond.notify_all()
-        return True
-
-    def _append_raw_delta(self, data: Union[bytes, str]) -> None:
         events = self.events
-        if len(events) == self._run_end:  # the open run is still the last event
-            self._run_lines.append(data)
+        last = events[-1] if events else None
+        if isinstance(last, DeltaRun):  # the open run is the last event: the line joins it
+            last.lines.append(data)
         else:
-            run = DeltaRun(data)
-            events.append(run)
-            self._run_lines = run.lines
-            self._run_end = len(events)
+            events.append(DeltaRun(data))
         self.last_activity = _monotonic()  # readers re-read it when their wait ends
+        if self.wants_deltas:
+            self._wake()  # after the append (see _wait_until)
+        return True
 
     def set_turn_id(self, turn_id: str) -> None:
         """Record the id from the ``turn/start`` reply (runs on the reader).

@@ -11,20 +11,7 @@ import html
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import (
-    AbstractSet,
-    Any,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-    overload,
-)
+from typing import AbstractSet, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 JsonDict = Dict[str, Any]
 _NOT_DUMPED = {"dump": False}  # field metadata: left out of model_dump (live objects)
@@ -33,7 +20,7 @@ _NOT_DUMPED = {"dump": False}  # field metadata: left out of model_dump (live ob
 def _dump_value(value: Any) -> Any:
     if isinstance(value, _Model):
         return value.model_dump()
-    if isinstance(value, (list, tuple, RawEvents)):
+    if isinstance(value, (list, tuple)):
         return [_dump_value(v) for v in value]
     if isinstance(value, dict):
         return {k: _dump_value(v) for k, v in value.items()}
@@ -90,7 +77,7 @@ def _as_list(obj: Any, *names: str) -> None:
 
 
 class _ListOnFirstRead:
-    """A dataclass field kept as given (a :class:`RawEvents`, say) and made a list the first time it is read.
+    """A dataclass field kept as given (an iterable, as ``transcript.RawEvents``) and made a list when first read.
 
     Set on the class after ``@dataclass`` ran, so the generated ``__init__``
     stores through it. Reading it from two threads at once may build the list
@@ -110,82 +97,6 @@ class _ListOnFirstRead:
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self._key] = value
-
-
-class RawEvents(Sequence[JsonDict]):
-    """A turn's raw notifications, read-only; delta lines kept unparsed are parsed when read.
-
-    What ``ChatResult.raw_events`` holds until it is first read (then it is
-    made a list).
-
-    Behaves as the async SDK's ``list[dict]`` for reading: ``len``, indexing
-    (a slice gives a list), iteration, ``==`` with a list, ``in``. Each entry
-    is parsed at most once (a line that is not valid JSON reads as
-    ``{"method": None, "params": {}, "line": <the text>}``). ``json.dumps``
-    needs a list: ``list(events)``, or dump the result with
-    ``model_dump()``/``model_dump_json()``. Pure; any thread.
-
-    ``entries`` are dicts, lines (bytes or text), or runs of lines (objects
-    with a ``lines`` list, as ``protocol.DeltaRun``), taken as they are now.
-    """
-
-    __slots__ = ("_entries",)
-
-    def __init__(self, entries: Iterable[Any] = ()) -> None:
-        flat: List[Any] = []
-        for entry in entries:
-            lines = None if entry.__class__ is dict else getattr(entry, "lines", None)
-            if lines is not None:
-                flat.extend(list(lines))
-            else:
-                flat.append(entry)
-        self._entries = flat
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def _at(self, index: int) -> JsonDict:
-        entry = self._entries[index]
-        if entry.__class__ is not dict:
-            entry = self._entries[index] = _parse_line(entry)
-        return entry  # type: ignore[no-any-return]
-
-    @overload
-    def __getitem__(self, index: int) -> JsonDict: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> List[JsonDict]: ...
-
-    def __getitem__(self, index: Union[int, slice]) -> Union[JsonDict, List[JsonDict]]:
-        if isinstance(index, slice):
-            return [self._at(i) for i in range(*index.indices(len(self._entries)))]
-        return self._at(index)
-
-    def __iter__(self) -> Iterator[JsonDict]:
-        for i in range(len(self._entries)):
-            yield self._at(i)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (RawEvents, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"RawEvents({list(self)!r})"
-
-
-def _parse_line(line: Any) -> JsonDict:
-    """One kept line as a dict (see :class:`RawEvents`)."""
-    if isinstance(line, dict):
-        return line
-    text = line.decode("utf-8", "replace") if isinstance(line, (bytes, bytearray)) else str(line)
-    try:
-        obj = json.loads(text)
-    except ValueError:
-        obj = None
-    return obj if isinstance(obj, dict) else {"method": None, "params": {}, "line": text}
 
 
 def _short(text: str, limit: int = 80) -> str:

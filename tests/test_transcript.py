@@ -11,9 +11,9 @@ from codex_sync.errors import (
     CodexTurnInterruptedError,
 )
 from codex_sync.protocol import DeltaRun, Notification
-from codex_sync.transcript import Transcript, ending_error, final_text_of_turn
+from codex_sync.transcript import RawEvents, Transcript, ending_error, final_text_of_turn
 from codex_sync.turns import RequestEvent
-from codex_sync.values import RawEvents, TextDelta
+from codex_sync.values import TextDelta
 
 
 def _n(method: str, **params: Any) -> Notification:

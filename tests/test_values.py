@@ -8,7 +8,7 @@ import pytest
 
 from codex_sync import ChatResult
 from codex_sync.protocol import DeltaRun
-from codex_sync.values import RawEvents
+from codex_sync.transcript import RawEvents
 
 
 def test_raw_events_read_like_the_async_sdks_list() -> None:
